@@ -1,0 +1,114 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/**
+ * Every setting of `coderunner serve`, parsed once at start: its meaning, default and environment
+ * variable live in `SETTINGS`. `loadConfig()` validates them all and fails with one clear message
+ * naming the variable, so a typo never silently becomes a default.
+ */
+type Kind = "string" | "int" | "number" | "bool";
+interface Setting {
+  env: string;
+  kind: Kind;
+  doc: string;
+  default: string | number | boolean | undefined;
+  min?: number;
+}
+
+const s = <const S extends Setting>(setting: S) => setting;
+const MiB = 1024 * 1024;
+
+export const SETTINGS = {
+  host: s({ env: "CODERUNNER_HOST", kind: "string", default: "127.0.0.1", doc: "Address the REST server listens on. Anything but loopback requires an API key." }),
+  port: s({ env: "CODERUNNER_PORT", kind: "int", default: 8223, min: 0, doc: "Port the REST server listens on (0 picks a free one)." }),
+  apiKey: s({ env: "CODERUNNER_API_KEY", kind: "string", default: undefined, doc: "When set, every route but /health and the docs requires this key in X-API-Key." }),
+  python: s({ env: "CODERUNNER_PYTHON", kind: "string", default: "/usr/bin/python3", doc: "Python interpreter that has jupyter_server and ipykernel." }),
+  kernelPoolSize: s({ env: "CODERUNNER_KERNEL_POOL_SIZE", kind: "int", default: 2, min: 0, doc: "Idle kernels kept warm for new sessions." }),
+  maxSessions: s({ env: "CODERUNNER_MAX_SESSIONS", kind: "int", default: 64, min: 1, doc: "Execution sessions open at once; more answer 429." }),
+  sessionIdleSeconds: s({ env: "CODERUNNER_SESSION_IDLE_SECONDS", kind: "number", default: 3600, min: 1, doc: "An execution session unused this long is closed and its kernel released." }),
+  defaultTimeoutSeconds: s({ env: "CODERUNNER_DEFAULT_TIMEOUT", kind: "number", default: 30, min: 0.001, doc: "Timeout of a run whose request gives none, in seconds." }),
+  maxTimeoutSeconds: s({ env: "CODERUNNER_MAX_TIMEOUT", kind: "number", default: 24 * 3600, min: 0.001, doc: "Largest timeout a request may ask for, in seconds." }),
+  outputLimitBytes: s({ env: "CODERUNNER_OUTPUT_LIMIT_BYTES", kind: "int", default: MiB, min: 1024, doc: "Output kept per run (stdout + stderr + rich results); the rest is dropped and the result flagged truncated." }),
+  maxBodyBytes: s({ env: "CODERUNNER_MAX_BODY_BYTES", kind: "int", default: 10 * MiB, min: 1024, doc: "Largest JSON or form request body; larger ones answer 413." }),
+  maxUploadBytes: s({ env: "CODERUNNER_MAX_UPLOAD_BYTES", kind: "int", default: 1024 * MiB, min: 1024, doc: "Largest file upload or download; larger ones answer 413." }),
+  workspace: s({ env: "CODERUNNER_WORKSPACE", kind: "string", default: join(tmpdir(), "coderunner"), doc: "The sandbox's file area; each session works in a directory under it." }),
+  jupyterStartTimeoutSeconds: s({ env: "CODERUNNER_JUPYTER_START_TIMEOUT", kind: "number", default: 60, min: 1, doc: "How long Jupyter Server may take to answer after it is started." }),
+  chromiumPath: s({ env: "CODERUNNER_CHROMIUM", kind: "string", default: undefined, doc: "Chromium executable for the browser; found automatically when unset." }),
+  maxBrowserSessions: s({ env: "CODERUNNER_MAX_BROWSER_SESSIONS", kind: "int", default: 16, min: 1, doc: "Browser sessions open at once; more answer 429." }),
+  browserIdleSeconds: s({ env: "CODERUNNER_BROWSER_IDLE_SECONDS", kind: "number", default: 1800, min: 1, doc: "A browser session unused this long is closed." }),
+  logLevel: s({ env: "CODERUNNER_LOG_LEVEL", kind: "string", default: "info", doc: "One of debug, info, warn, error." }),
+} as const;
+
+type Widen<D> = D extends string ? string : D extends number ? number : D extends boolean ? boolean : never;
+type ValueOf<S> = S extends { default: infer D } ? (undefined extends D ? string | undefined : Widen<D>) : never;
+
+export type Config = { -readonly [Name in keyof typeof SETTINGS]: ValueOf<(typeof SETTINGS)[Name]> };
+
+/** Raised when a setting's value cannot be used; the message names the variable. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+function parse(name: string, setting: Setting, raw: string): unknown {
+  const fail = (what: string) => new ConfigError(`${setting.env}=${JSON.stringify(raw)} is not ${what} (${setting.doc})`);
+  switch (setting.kind) {
+    case "string":
+      return raw;
+    case "bool":
+      if (/^(1|true|yes|on)$/i.test(raw)) return true;
+      if (/^(0|false|no|off)$/i.test(raw)) return false;
+      throw fail("a boolean");
+    case "int":
+    case "number": {
+      const value = Number(raw);
+      if (raw.trim() === "" || !Number.isFinite(value)) throw fail("a number");
+      if (setting.kind === "int" && !Number.isInteger(value)) throw fail("an integer");
+      if (setting.min !== undefined && value < setting.min) throw fail(`at least ${setting.min}`);
+      return value;
+    }
+  }
+  throw new ConfigError(`unknown kind for ${name}`);
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+/** True when `host` only accepts connections from this machine. */
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.test(host);
+}
+
+/**
+ * Reads every setting from `env`, then applies `overrides` (already typed values, as tests and the
+ * CLI pass them). Throws `ConfigError` on the first unusable value.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env, overrides: Partial<Config> = {}): Config {
+  const config: Record<string, unknown> = {};
+  for (const [name, setting] of Object.entries(SETTINGS) as [string, Setting][]) {
+    const raw = env[setting.env];
+    config[name] = raw === undefined || raw === "" ? setting.default : parse(name, setting, raw);
+  }
+  Object.assign(config, overrides);
+  const result = config as Config;
+  if (!["debug", "info", "warn", "error"].includes(result.logLevel)) {
+    throw new ConfigError(`CODERUNNER_LOG_LEVEL must be one of debug, info, warn, error (got ${result.logLevel})`);
+  }
+  if (!isLoopback(result.host) && !result.apiKey) {
+    throw new ConfigError(
+      `Refusing to listen on ${result.host} without an API key: set CODERUNNER_API_KEY, or listen on 127.0.0.1.`,
+    );
+  }
+  if (result.defaultTimeoutSeconds > result.maxTimeoutSeconds) {
+    throw new ConfigError("CODERUNNER_DEFAULT_TIMEOUT cannot exceed CODERUNNER_MAX_TIMEOUT");
+  }
+  return result;
+}
+
+/** Help text listing every setting, for `coderunner --help`. */
+export function describeSettings(): string {
+  return Object.values(SETTINGS)
+    .map((setting: Setting) => {
+      const shown = setting.default === undefined ? "unset" : String(setting.default);
+      return `  ${setting.env.padEnd(34)} ${setting.doc} [default: ${shown}]`;
+    })
+    .join("\n");
+}

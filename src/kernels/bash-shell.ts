@@ -1,0 +1,222 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { KernelRunOutcome } from "./python-kernel";
+import { stopSignal } from "./python-kernel";
+import type { OutputCollector } from "./output";
+import { cpuSeconds } from "./proc-stats";
+
+/**
+ * A persistent bash process: each run is sourced into the same shell, so `cd` and `export` carry
+ * over. The end of a run is a marker carrying a per-run nonce and the exit status, written to both
+ * streams after the script returns; output before the marker is the run's.
+ *
+ * Interrupting sends SIGINT to the shell's process group: the foreground command dies, and the
+ * shell's INT trap returns from the sourced script, so the shell (and its state) survives. A shell
+ * that does not come back within the grace period is killed and started afresh (state lost).
+ */
+
+export interface BashShellOptions {
+  cwd: string;
+  env: Record<string, string>;
+  /** Shell executable. */
+  bash?: string;
+}
+
+const MARK = "\x1eCODERUNNER-END:";
+
+type Reader = ReadableStreamDefaultReader<Uint8Array>;
+
+class StreamTail {
+  private buffer = "";
+  private readonly decoder = new TextDecoder();
+  private waiter: (() => void) | undefined;
+  ended = false;
+
+  constructor(private readonly reader: Reader) {
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      for (;;) {
+        const { done, value } = await this.reader.read();
+        if (done) break;
+        this.buffer += this.decoder.decode(value, { stream: true });
+        this.wake();
+      }
+    } catch {
+      // The process went away; `ended` tells.
+    }
+    this.ended = true;
+    this.wake();
+  }
+
+  private wake(): void {
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.();
+  }
+
+  /** Text received and not yet taken. */
+  take(upTo = this.buffer.length): string {
+    const text = this.buffer.slice(0, upTo);
+    this.buffer = this.buffer.slice(upTo);
+    return text;
+  }
+
+  peek(): string {
+    return this.buffer;
+  }
+
+  next(): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+      if (this.buffer || this.ended) this.wake();
+    });
+  }
+}
+
+export class BashShell {
+  private process: ReturnType<typeof Bun.spawn> | undefined;
+  private stdout: StreamTail | undefined;
+  private stderr: StreamTail | undefined;
+  private readonly scriptDir = mkdtempSync(join(tmpdir(), "coderunner-sh-"));
+  private runs = 0;
+
+  constructor(private readonly options: BashShellOptions) {}
+
+  get pid(): number | undefined {
+    return this.process?.exitCode === null ? this.process.pid : undefined;
+  }
+
+  get alive(): boolean {
+    return this.pid !== undefined;
+  }
+
+  private get stdin(): import("bun").FileSink {
+    return this.process!.stdin as import("bun").FileSink;
+  }
+
+  private ensureStarted(): void {
+    if (this.alive) return;
+    const proc = Bun.spawn([this.options.bash ?? "/bin/bash", "--noprofile", "--norc"], {
+      cwd: this.options.cwd,
+      env: { ...this.options.env, PS1: "", TERM: "dumb" },
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+      // Own process group, so an interrupt reaches the shell and its foreground command only.
+      detached: true,
+    });
+    this.process = proc;
+    this.stdout = new StreamTail((proc.stdout as ReadableStream<Uint8Array>).getReader());
+    this.stderr = new StreamTail((proc.stderr as ReadableStream<Uint8Array>).getReader());
+    // `return` in the trap leaves the sourced script; the shell itself keeps running.
+    this.stdin.write("trap 'return 130 2>/dev/null' INT\n");
+    this.stdin.flush();
+  }
+
+  private signal(name: "SIGINT" | "SIGKILL"): void {
+    const pid = this.pid;
+    if (!pid) return;
+    try {
+      process.kill(-pid, name);
+    } catch {
+      this.process?.kill(name);
+    }
+  }
+
+  /** Runs `script` in the shell. Output goes to `collector`; the outcome says how it ended. */
+  async execute(
+    script: string,
+    options: { timeoutMs: number; interruptGraceMs: number; collector: OutputCollector; signal?: AbortSignal },
+  ): Promise<KernelRunOutcome & { exitCode: number | null; freshShell: boolean }> {
+    const freshShell = !this.alive && this.runs > 0;
+    this.ensureStarted();
+    const pid = this.pid;
+    const cpuBefore = cpuSeconds(pid);
+    const nonce = `${crypto.randomUUID()}`;
+    const path = join(this.scriptDir, `run-${++this.runs}.sh`);
+    writeFileSync(path, script.endsWith("\n") ? script : `${script}\n`);
+    const marker = `${MARK}${nonce}:`;
+    this.stdin.write(
+      `source ${path} </dev/null; __cr_status=$?; printf '${marker}%d\\n' "$__cr_status"; printf '${marker}\\n' >&2\n`,
+    );
+    this.stdin.flush();
+
+    const stop = stopSignal(options.timeoutMs, options.signal);
+    let stopped = false;
+    void stop.promise.then(() => {
+      stopped = true;
+      this.signal("SIGINT");
+    });
+    const grace = Bun.sleep(options.timeoutMs + options.interruptGraceMs).then(() => "stuck" as const);
+    const abortGrace = new Promise<"stuck">((resolve) =>
+      options.signal?.addEventListener("abort", () => setTimeout(() => resolve("stuck"), options.interruptGraceMs), { once: true }),
+    );
+    try {
+      const [exitCode, errDone] = await Promise.race([
+        Promise.all([this.drain(this.stdout!, marker, (t) => options.collector.stdout(t)), this.drain(this.stderr!, marker, (t) => options.collector.stderr(t))]),
+        grace.then(() => ["stuck", false] as const),
+        abortGrace.then(() => ["stuck", false] as const),
+      ]);
+      if (exitCode === "stuck" || exitCode === "ended" || !errDone) {
+        const cpuTime = cpuSpent(pid, cpuBefore);
+        this.kill();
+        return { status: exitCode === "ended" && !stopped ? "died" : "restarted", cpuTime, exitCode: null, freshShell };
+      }
+      const cpuTime = cpuSpent(pid, cpuBefore);
+      return { status: stopped ? "interrupted" : "completed", cpuTime, exitCode, freshShell };
+    } finally {
+      stop.cancel();
+      rmSync(path, { force: true });
+    }
+  }
+
+  /** Forwards stream text until the marker; resolves to the exit status (stdout) or true (stderr). */
+  private async drain(tail: StreamTail, marker: string, emit: (text: string) => void): Promise<any> {
+    for (;;) {
+      const text = tail.peek();
+      const at = text.indexOf(marker);
+      if (at >= 0) {
+        const end = text.indexOf("\n", at);
+        if (end >= 0) {
+          emit(tail.take(at));
+          const status = tail.take(end + 1 - at).slice(marker.length).trim();
+          return status === "" ? true : Number(status);
+        }
+      } else {
+        // Forward all but a possible partial marker at the end.
+        const keep = partialSuffix(text, marker);
+        if (text.length > keep) emit(tail.take(text.length - keep));
+      }
+      if (tail.ended) return "ended";
+      await tail.next();
+    }
+  }
+
+  /** Ends the shell and everything in its process group. */
+  kill(): void {
+    this.signal("SIGKILL");
+    this.process = undefined;
+  }
+
+  close(): void {
+    this.kill();
+    rmSync(this.scriptDir, { recursive: true, force: true });
+  }
+}
+
+function cpuSpent(pid: number | undefined, before: number | null): number | null {
+  const after = cpuSeconds(pid);
+  return before === null || after === null ? null : Math.max(0, after - before);
+}
+
+/** Length of the longest suffix of `text` that is a prefix of `marker`. */
+function partialSuffix(text: string, marker: string): number {
+  const start = text.lastIndexOf(marker[0]!);
+  if (start < 0) return 0;
+  const suffix = text.slice(start);
+  return marker.startsWith(suffix) || suffix.startsWith(marker) ? text.length - start : 0;
+}

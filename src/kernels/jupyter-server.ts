@@ -1,0 +1,213 @@
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ServerConnection } from "@jupyterlab/services";
+import { AppError, messageOf } from "../errors";
+import type { Logger } from "../log";
+
+/**
+ * Python run by Jupyter Server as its config file. It
+ * - turns on TCP_NODELAY for kernel websockets: Jupyter Server 1.x leaves Nagle's algorithm on, and
+ *   meeting the client's delayed ACKs it adds ~40 ms to every execute round trip;
+ * - ends the server when its parent (CodeRunner) is gone, so even a SIGKILLed CodeRunner leaves no
+ *   Jupyter behind (kernels then follow, as ipykernel watches its own parent).
+ */
+const SERVER_CONFIG_PY = `
+import os, signal, threading, time
+from jupyter_server.services.kernels import handlers as _handlers
+
+_original_open = _handlers.ZMQChannelsHandler.open
+def _open_nodelay(self, *args, **kwargs):
+    self.set_nodelay(True)
+    return _original_open(self, *args, **kwargs)
+_handlers.ZMQChannelsHandler.open = _open_nodelay
+
+_parent = os.getppid()
+def _watch_parent():
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != _parent:
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+threading.Thread(target=_watch_parent, name="coderunner-parent-watch", daemon=True).start()
+`;
+
+export interface JupyterServerOptions {
+  /** Python interpreter with jupyter_server and ipykernel. */
+  python: string;
+  /** Directory Jupyter treats as its root; kernels start there. */
+  rootDir: string;
+  /** How long the server may take to answer after spawn. */
+  startTimeoutMs: number;
+  log: Logger;
+  /** Called after the server died unexpectedly and a new one is answering. */
+  onRestart?: () => void;
+  /** Extra environment for the server and the kernels it starts. */
+  env?: Record<string, string>;
+}
+
+type Subprocess = ReturnType<typeof Bun.spawn>;
+
+/** A free TCP port on 127.0.0.1, found by binding port 0. */
+export async function freePort(): Promise<number> {
+  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const { port } = server;
+  server.stop(true);
+  return port;
+}
+
+/**
+ * Jupyter Server as a managed child process: started on loopback with a free port and a random token,
+ * awaited until it answers, restarted if it dies, and stopped (kernels included) with CodeRunner.
+ */
+export class JupyterServer {
+  private process: Subprocess | undefined;
+  private stopping = false;
+  private stateDir: string | undefined;
+  private stderrTail: string[] = [];
+  private restartTimer: Timer | undefined;
+  private failures = 0;
+  settings: ServerConnection.ISettings | undefined;
+  baseUrl = "";
+  readonly token = crypto.randomUUID().replaceAll("-", "");
+
+  constructor(private readonly options: JupyterServerOptions) {}
+
+  /** PID of the running server, if any. */
+  get pid(): number | undefined {
+    return this.process?.exitCode === null ? this.process.pid : undefined;
+  }
+
+  /** Settings for `@jupyterlab/services`; throws while the server is down. */
+  get serverSettings(): ServerConnection.ISettings {
+    if (!this.settings) throw new AppError("KERNEL_UNAVAILABLE", "Jupyter Server is not running.");
+    return this.settings;
+  }
+
+  async start(): Promise<void> {
+    this.stopping = false;
+    this.stateDir ??= mkdtempSync(join(tmpdir(), "coderunner-jupyter-"));
+    const configPath = join(this.stateDir, "coderunner_server_config.py");
+    writeFileSync(configPath, SERVER_CONFIG_PY, { mode: 0o600 });
+    mkdirSync(this.options.rootDir, { recursive: true });
+    const port = await freePort();
+    const args = [
+      this.options.python, "-m", "jupyter_server",
+      "--no-browser", "--allow-root",
+      "--ServerApp.ip=127.0.0.1",
+      `--ServerApp.port=${port}`,
+      "--ServerApp.port_retries=0",
+      `--ServerApp.root_dir=${this.options.rootDir}`,
+      `--config=${configPath}`,
+      "--ServerApp.open_browser=False",
+      "--ServerApp.disable_check_xsrf=True",
+      "--ServerApp.log_level=WARN",
+      // Kernels live as long as CodeRunner's sessions say, not as long as Jupyter's idle culler says.
+      "--MappingKernelManager.cull_idle_timeout=0",
+    ];
+    this.stderrTail = [];
+    this.process = Bun.spawn(args, {
+      cwd: this.options.rootDir,
+      env: {
+        ...process.env,
+        ...this.options.env,
+        // The token goes through the environment so `ps` does not show it.
+        JUPYTER_TOKEN: this.token,
+        JUPYTER_CONFIG_DIR: join(this.stateDir, "config"),
+        JUPYTER_RUNTIME_DIR: join(this.stateDir, "runtime"),
+        PYDEVD_DISABLE_FILE_VALIDATION: "1",
+        PYTHONUNBUFFERED: "1",
+      },
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: "pipe",
+      onExit: (_proc, code, signal) => this.onExit(code, signal),
+    });
+    void this.collectStderr(this.process);
+    this.baseUrl = `http://127.0.0.1:${port}/`;
+    this.settings = ServerConnection.makeSettings({
+      baseUrl: this.baseUrl,
+      wsUrl: `ws://127.0.0.1:${port}/`,
+      token: this.token,
+      appendToken: true,
+    });
+    await this.waitUntilAnswering(this.options.startTimeoutMs);
+    this.failures = 0;
+    this.options.log.info(`Jupyter Server answering on ${this.baseUrl} (pid ${this.process.pid})`);
+  }
+
+  private async collectStderr(proc: Subprocess): Promise<void> {
+    const stream = proc.stderr;
+    if (!stream || typeof stream === "number") return;
+    const decoder = new TextDecoder();
+    for await (const chunk of stream as ReadableStream<Uint8Array>) {
+      const lines = decoder.decode(chunk, { stream: true }).split("\n").filter(Boolean);
+      for (const line of lines) this.options.log.debug(`[jupyter] ${line}`);
+      this.stderrTail.push(...lines);
+      if (this.stderrTail.length > 40) this.stderrTail.splice(0, this.stderrTail.length - 40);
+    }
+  }
+
+  private async waitUntilAnswering(timeoutMs: number): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    const proc = this.process;
+    while (performance.now() < deadline) {
+      if (!proc || proc.exitCode !== null || proc.signalCode) {
+        throw new AppError(
+          "KERNEL_UNAVAILABLE",
+          `Jupyter Server (${this.options.python} -m jupyter_server) exited during start: ${this.stderrTail.slice(-8).join(" | ") || "no output"}`,
+        );
+      }
+      try {
+        const response = await fetch(`${this.baseUrl}api/status`, {
+          headers: { Authorization: `token ${this.token}` },
+          signal: AbortSignal.timeout(1000),
+        });
+        if (response.ok) return;
+      } catch {
+        // Not listening yet.
+      }
+      await Bun.sleep(50);
+    }
+    throw new AppError("KERNEL_UNAVAILABLE", `Jupyter Server did not answer within ${timeoutMs} ms.`);
+  }
+
+  private onExit(code: number | null, signal: number | string | null): void {
+    if (this.stopping) return;
+    this.settings = undefined;
+    this.failures += 1;
+    const delay = Math.min(200 * 2 ** (this.failures - 1), 10_000);
+    this.options.log.warn(
+      `Jupyter Server exited unexpectedly (code ${code}, signal ${signal}); restarting in ${delay} ms. ${this.stderrTail.slice(-3).join(" | ")}`,
+    );
+    this.restartTimer = setTimeout(async () => {
+      this.restartTimer = undefined;
+      try {
+        await this.start();
+        this.options.onRestart?.();
+      } catch (error) {
+        this.options.log.error(`Jupyter Server restart failed: ${messageOf(error)}`);
+        this.onExit(null, null);
+      }
+    }, delay);
+  }
+
+  /** Stops the server; Jupyter shuts its kernels down on SIGTERM. Escalates to SIGKILL after `graceMs`. */
+  async stop(graceMs = 5000): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.restartTimer);
+    this.settings = undefined;
+    const proc = this.process;
+    this.process = undefined;
+    if (proc && proc.exitCode === null && !proc.signalCode) {
+      proc.kill("SIGTERM");
+      const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(graceMs).then(() => false)]);
+      if (!exited) {
+        proc.kill("SIGKILL");
+        await proc.exited;
+      }
+    }
+    if (this.stateDir) rmSync(this.stateDir, { recursive: true, force: true });
+    this.stateDir = undefined;
+  }
+}

@@ -1,0 +1,103 @@
+import { messageOf } from "../errors";
+import type { Logger } from "../log";
+import type { KernelFactory, PythonKernel } from "./python-kernel";
+
+export interface KernelPoolOptions {
+  factory: KernelFactory;
+  /** Idle kernels kept warm. */
+  size: number;
+  log: Logger;
+}
+
+/**
+ * Pre-warmed idle kernels. `acquire()` hands one out at once when it can (starting one otherwise) and
+ * refills in the background; each handed-out kernel belongs to one session until it is shut down.
+ */
+export class KernelPool {
+  private readonly idle: PythonKernel[] = [];
+  private starting = 0;
+  private running = false;
+  private failures = 0;
+  private retryTimer: Timer | undefined;
+  private readonly waiters = new Set<Promise<unknown>>();
+
+  constructor(private readonly options: KernelPoolOptions) {}
+
+  /** Idle kernels ready now. */
+  get available(): number {
+    return this.idle.length;
+  }
+
+  start(): void {
+    this.running = true;
+    this.refill();
+  }
+
+  /** Resolves once the pool holds its full number of idle kernels (or stops trying). */
+  async warm(): Promise<void> {
+    while (this.running && this.idle.length < this.options.size && (this.starting > 0 || this.retryTimer)) {
+      await Promise.race([...this.waiters, Bun.sleep(50)]);
+    }
+  }
+
+  /** A kernel for a new session: an idle one if any, else a fresh one. */
+  async acquire(): Promise<PythonKernel> {
+    while (this.idle.length > 0) {
+      const kernel = this.idle.shift()!;
+      if (kernel.usable) {
+        this.refill();
+        return kernel;
+      }
+      void kernel.shutdown();
+    }
+    this.refill();
+    return this.options.factory.start();
+  }
+
+  private refill(): void {
+    if (!this.running || this.retryTimer) return;
+    while (this.idle.length + this.starting < this.options.size) {
+      this.starting += 1;
+      const attempt = this.options.factory.start().then(
+        (kernel) => {
+          this.failures = 0;
+          if (this.running) this.idle.push(kernel);
+          else void kernel.shutdown();
+        },
+        (error) => {
+          this.failures += 1;
+          const delay = Math.min(500 * 2 ** (this.failures - 1), 30_000);
+          this.options.log.warn(`Could not pre-warm a kernel (${messageOf(error)}); retrying in ${delay} ms`);
+          if (this.running && !this.retryTimer) {
+            this.retryTimer = setTimeout(() => {
+              this.retryTimer = undefined;
+              this.refill();
+            }, delay);
+          }
+        },
+      );
+      const settled = attempt.finally(() => {
+        this.starting -= 1;
+        this.waiters.delete(settled);
+      });
+      this.waiters.add(settled);
+    }
+  }
+
+  /** Forgets idle kernels (their server went away) and starts new ones. */
+  reset(): void {
+    for (const kernel of this.idle.splice(0)) void kernel.shutdown();
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.failures = 0;
+    this.refill();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    await Promise.allSettled([...this.waiters]);
+    await Promise.allSettled(this.idle.splice(0).map((kernel) => kernel.shutdown()));
+  }
+}

@@ -1,0 +1,7 @@
+import type { FeatureFactory } from "./feature";
+
+/**
+ * Features mounted by `coderunner serve`, in order. Each entry builds its routes and owns its own
+ * resources; see `Feature`.
+ */
+export const FEATURES: FeatureFactory[] = [];

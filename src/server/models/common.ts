@@ -1,0 +1,15 @@
+import { t } from "elysia";
+
+/** Body of every non-2xx response. */
+export const ErrorBody = t.Object(
+  {
+    detail: t.String({ description: "A human sentence saying what went wrong." }),
+    code: t.String({ description: "Stable machine-readable error code, e.g. SESSION_NOT_FOUND." }),
+  },
+  { $id: "#/components/schemas/Error", title: "Error" },
+);
+
+export const Success = t.Object({ success: t.Boolean() });
+
+/** Common error responses to document on a route. */
+export const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((status) => [status, ErrorBody]));

@@ -1,0 +1,37 @@
+import { t } from "elysia";
+
+export const Language = t.Union([t.Literal("python"), t.Literal("bash"), t.Literal("shell"), t.Literal("sh")], {
+  description: "python (default) runs in the session's Jupyter kernel; bash/shell/sh in its persistent shell.",
+});
+
+/** Body of `POST /execute` (and `/execute_async`). `code` is accepted as an alias of `command`. */
+export const ExecuteBody = t.Object({
+  command: t.Optional(t.String({ description: "The code to run." })),
+  code: t.Optional(t.String({ description: "Alias of command." })),
+  language: t.Optional(Language),
+  timeout: t.Optional(t.Number({ description: "Seconds before the run is interrupted (default 30).", exclusiveMinimum: 0 })),
+  session_id: t.Optional(t.Nullable(t.String({ description: "Session to run in; absent: the default session." }))),
+});
+
+export const RunErrorSchema = t.Object({
+  ename: t.String(),
+  evalue: t.String(),
+  traceback: t.Array(t.String()),
+});
+
+export const ExecutionResult = t.Object(
+  {
+    stdout: t.String(),
+    stderr: t.String({ description: "Includes a Python exception's traceback, without ANSI codes." }),
+    execution_time: t.Number({ description: "Wall seconds of the run." }),
+    cpu_time: t.Nullable(t.Number({ description: "CPU seconds the run used; null if unknowable." })),
+    session_id: t.String(),
+    status: t.Union([t.Literal("ok"), t.Literal("error"), t.Literal("timeout")]),
+    error: t.Nullable(RunErrorSchema),
+    results: t.Array(t.Record(t.String(), t.Unknown()), { description: "Rich outputs keyed by MIME type (image/png base64, text/html, ...)." }),
+    truncated: t.Boolean({ description: "True when output hit the size cap and the rest was dropped." }),
+    state_lost: t.Boolean({ description: "True when the session's kernel or shell had to be restarted." }),
+    exit_code: t.Nullable(t.Number({ description: "Exit status of a shell run; null for Python." })),
+  },
+  { title: "ExecutionResult" },
+);

@@ -1,0 +1,31 @@
+import { Elysia } from "elysia";
+import { AppError } from "../../errors";
+import type { ExecuteRequest, Executor } from "../../kernels/executor";
+import { errors } from "../models/common";
+import { ExecuteBody, ExecutionResult } from "../models/execute";
+
+type ExecuteBodyType = typeof ExecuteBody.static;
+
+/** The request as the executor takes it: `code` is an alias of `command`. */
+export function toExecuteRequest(body: ExecuteBodyType): ExecuteRequest {
+  const command = body.command ?? body.code;
+  if (command === undefined) throw new AppError("VALIDATION_ERROR", "Missing field 'command' (the code to run).");
+  return { command, language: body.language, timeout: body.timeout, session_id: body.session_id };
+}
+
+export function executeRoutes(executor: Executor) {
+  return new Elysia({ name: "execute", tags: ["Execution"] } as never).post(
+    "/execute",
+    ({ body }) => executor.execute(toExecuteRequest(body)),
+    {
+      body: ExecuteBody,
+      response: { 200: ExecutionResult, ...errors(400, 404, 413, 422) },
+      detail: {
+        tags: ["Execution"],
+        summary: "Run Python or bash in a session and wait for the result",
+        description:
+          "A user exception still answers 200, with the traceback in stderr and a structured error. On timeout the run is interrupted and the call returns status \"timeout\" with the output so far.",
+      },
+    },
+  );
+}

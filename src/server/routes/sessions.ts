@@ -1,0 +1,160 @@
+import { Elysia, t } from "elysia";
+import { AppError } from "../../errors";
+import { cpuSeconds, rssBytes } from "../../kernels/proc-stats";
+import type { Session, SessionStore } from "../../kernels/session-store";
+import { errors, Success } from "../models/common";
+import { CreateSessionBody, KillBody, SandboxesQuery, SeedCreateSession, SessionIdParams, SessionInfo, Usage } from "../models/sessions";
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function info(session: Session): typeof SessionInfo.static {
+  return {
+    session_id: session.id,
+    status: "active",
+    vm_status: "active",
+    created_at: session.createdAt.toISOString(),
+    last_used_at: iso(session.lastUsedAt),
+    end_at: session.endsAt?.toISOString() ?? null,
+    executions: session.executions,
+    working_directory: session.dir,
+    metadata: session.metadata,
+  };
+}
+
+/** Real figures for a session's kernel and shell processes, read from /proc. */
+export function usageOf(session: Session, now: number = Date.now()): typeof Usage.static {
+  const kernelPid = session.kernel?.pid;
+  const shellPid = session.shell?.pid;
+  const kernel = { cpu_seconds: cpuSeconds(kernelPid), memory_bytes: rssBytes(kernelPid), pid: kernelPid ?? null };
+  const shell = { cpu_seconds: cpuSeconds(shellPid), memory_bytes: rssBytes(shellPid), pid: shellPid ?? null };
+  const sum = (a: number | null, b: number | null) => (a === null && b === null ? null : (a ?? 0) + (b ?? 0));
+  return {
+    session_id: session.id,
+    cpu_seconds: sum(kernel.cpu_seconds, shell.cpu_seconds),
+    memory_bytes: sum(kernel.memory_bytes, shell.memory_bytes),
+    executions: session.executions,
+    uptime_seconds: Math.max(0, (now - session.createdAt.getTime()) / 1000),
+    kernel,
+    shell,
+  };
+}
+
+function parseMetadataFilter(raw: string | undefined): Record<string, unknown> | undefined {
+  if (raw === undefined || raw === "") return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new AppError("INVALID_REQUEST", "The metadata query parameter must be a JSON object.");
+  }
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new AppError("INVALID_REQUEST", "The metadata query parameter must be a JSON object.");
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Session routes of both sources: the seed's `/sessions` and the InstaVM SDK's `/v1/sessions/...`. */
+export function sessionRoutes(sessions: SessionStore) {
+  const notFound = errors(404);
+  return new Elysia({ name: "sessions" })
+    .post("/sessions", async ({ body }) => ({ session_id: (await sessions.create({ language: body?.language })).id }), {
+      body: SeedCreateSession,
+      response: { 200: t.Object({ session_id: t.String() }), ...errors(400, 422, 429, 503) },
+      detail: { tags: ["Sessions"], summary: "Create a session (seed)" },
+    })
+    .get("/sessions", () => ({ sessions: sessions.list().map(info) }), {
+      response: t.Object({ sessions: t.Array(SessionInfo) }),
+      detail: { tags: ["Sessions"], summary: "List open sessions" },
+    })
+    .get("/sessions/:id", ({ params }) => info(sessions.get(params.id)), {
+      params: SessionIdParams,
+      response: { 200: SessionInfo, ...notFound },
+      detail: { tags: ["Sessions"], summary: "Get a session (seed)" },
+    })
+    .delete(
+      "/sessions/:id",
+      async ({ params }) => {
+        if (!(await sessions.close(params.id))) sessions.get(params.id);
+        return { success: true };
+      },
+      { params: SessionIdParams, response: { 200: Success, ...notFound }, detail: { tags: ["Sessions"], summary: "Close a session (seed)" } },
+    )
+    .post(
+      "/v1/sessions/session",
+      async ({ body }) => {
+        const session = await sessions.create({
+          env: body?.env ?? undefined,
+          metadata: body?.metadata ?? undefined,
+          lifetimeSeconds: body?.vm_lifetime_seconds ?? undefined,
+          language: body?.language,
+        });
+        return { session_id: session.id, status: "active" };
+      },
+      {
+        body: CreateSessionBody,
+        response: { 200: t.Object({ session_id: t.String(), status: t.String() }), ...errors(400, 401, 422, 429, 503) },
+        detail: { tags: ["Sessions"], summary: "Create a session (InstaVM)" },
+      },
+    )
+    .get("/v1/sessions/status/:id", ({ params }) => info(sessions.get(params.id)), {
+      params: SessionIdParams,
+      response: { 200: SessionInfo, ...notFound },
+      detail: { tags: ["Sessions"], summary: "Session status (InstaVM): vm_status is \"active\" while it lives" },
+    })
+    .get("/v1/sessions/usage/:id", ({ params }) => usageOf(sessions.get(params.id)), {
+      params: SessionIdParams,
+      response: { 200: Usage, ...notFound },
+      detail: { tags: ["Sessions"], summary: "CPU, memory, executions and uptime of a session" },
+    })
+    .post(
+      "/kill",
+      async ({ body }) => {
+        if (!(await sessions.close(body.session_id))) sessions.get(body.session_id);
+        return { success: true, session_id: body.session_id };
+      },
+      {
+        body: KillBody,
+        response: { 200: t.Object({ success: t.Boolean(), session_id: t.String() }), ...errors(404, 422) },
+        detail: { tags: ["Sessions"], summary: "Kill a session (InstaVM)" },
+      },
+    )
+    .get(
+      "/v1/sessions/sandboxes",
+      ({ query }) => {
+        const filter = parseMetadataFilter(query.metadata);
+        const matching = sessions
+          .list()
+          .filter((session) => !filter || Object.entries(filter).every(([key, value]) => JSON.stringify(session.metadata[key]) === JSON.stringify(value)))
+          .slice(0, query.limit ?? undefined);
+        return {
+          sandboxes: matching.map((session) => ({
+            sandbox_id: session.id,
+            name: typeof session.metadata.name === "string" ? session.metadata.name : session.id,
+            metadata: session.metadata,
+            status: "active",
+            started_at: session.createdAt.toISOString(),
+            end_at: session.endsAt?.toISOString() ?? null,
+          })),
+        };
+      },
+      {
+        query: SandboxesQuery,
+        response: {
+          200: t.Object({
+            sandboxes: t.Array(
+              t.Object({
+                sandbox_id: t.String(),
+                name: t.String(),
+                metadata: t.Record(t.String(), t.Unknown()),
+                status: t.String(),
+                started_at: t.String(),
+                end_at: t.Nullable(t.String()),
+              }),
+            ),
+          }),
+          ...errors(400, 422),
+        },
+        detail: { tags: ["Sessions"], summary: "List sandboxes (InstaVM list)" },
+      },
+    );
+}
