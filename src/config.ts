@@ -1,5 +1,6 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { VERSION } from "./version";
 
 /**
  * Every setting of `coderunner serve`, parsed once at start: its meaning, default and environment
@@ -31,12 +32,23 @@ export const SETTINGS = {
   outputLimitBytes: s({ env: "CODERUNNER_OUTPUT_LIMIT_BYTES", kind: "int", default: MiB, min: 1024, doc: "Output kept per run (stdout + stderr + rich results); the rest is dropped and the result flagged truncated." }),
   maxBodyBytes: s({ env: "CODERUNNER_MAX_BODY_BYTES", kind: "int", default: 10 * MiB, min: 1024, doc: "Largest JSON or form request body; larger ones answer 413." }),
   maxUploadBytes: s({ env: "CODERUNNER_MAX_UPLOAD_BYTES", kind: "int", default: 1024 * MiB, min: 1024, doc: "Largest file upload or download; larger ones answer 413." }),
+  taskRetentionSeconds: s({ env: "CODERUNNER_TASK_RETENTION_SECONDS", kind: "number", default: 3600, min: 1, doc: "How long a finished async task's result is kept for GET /v1/executions/{id}." }),
+  maxRetainedTasks: s({ env: "CODERUNNER_MAX_TASKS", kind: "int", default: 10000, min: 1, doc: "Async tasks kept at once (queued, running and finished); past it the oldest finished are dropped, and submissions answer 429 if none can be." }),
+  taskRetentionBytes: s({ env: "CODERUNNER_TASK_RETENTION_BYTES", kind: "int", default: 256 * MiB, min: 1024, doc: "Output of finished async tasks kept in memory at once; past it the oldest finished tasks are dropped early." }),
   workspace: s({ env: "CODERUNNER_WORKSPACE", kind: "string", default: join(tmpdir(), "coderunner"), doc: "The sandbox's file area; each session works in a directory under it." }),
   jupyterStartTimeoutSeconds: s({ env: "CODERUNNER_JUPYTER_START_TIMEOUT", kind: "number", default: 60, min: 1, doc: "How long Jupyter Server may take to answer after it is started." }),
   chromiumPath: s({ env: "CODERUNNER_CHROMIUM", kind: "string", default: undefined, doc: "Chromium executable for the browser; found automatically when unset." }),
   maxBrowserSessions: s({ env: "CODERUNNER_MAX_BROWSER_SESSIONS", kind: "int", default: 16, min: 1, doc: "Browser sessions open at once; more answer 429." }),
   browserIdleSeconds: s({ env: "CODERUNNER_BROWSER_IDLE_SECONDS", kind: "number", default: 1800, min: 1, doc: "A browser session unused this long is closed." }),
   logLevel: s({ env: "CODERUNNER_LOG_LEVEL", kind: "string", default: "info", doc: "One of debug, info, warn, error." }),
+  dockerHost: s({ env: "DOCKER_HOST", kind: "string", default: "unix:///var/run/docker.sock", doc: "Docker Engine address for `coderunner up` and host mode (unix:///path or tcp://host:port)." }),
+  image: s({ env: "CODERUNNER_IMAGE", kind: "string", default: `coderunner:${VERSION}`, doc: "Image tag of the sandbox container; built from the copy embedded in the binary when absent." }),
+  containerName: s({ env: "CODERUNNER_CONTAINER", kind: "string", default: "coderunner", doc: "Name of the sandbox container that `coderunner up` creates and resumes." }),
+  containerPort: s({ env: "CODERUNNER_CONTAINER_PORT", kind: "int", default: 8224, min: 0, doc: "Host port (on 127.0.0.1) the container's API is published on; 0 lets Docker choose." }),
+  memoryMB: s({ env: "CODERUNNER_MEMORY_MB", kind: "int", default: 4096, min: 64, doc: "Memory limit of the sandbox container, in MiB." }),
+  cpus: s({ env: "CODERUNNER_CPUS", kind: "number", default: 2, min: 0.01, doc: "CPU limit of the sandbox container, in cores." }),
+  pidsLimit: s({ env: "CODERUNNER_PIDS_LIMIT", kind: "int", default: 1024, min: 16, doc: "Most processes the sandbox container may run at once." }),
+  upTimeoutSeconds: s({ env: "CODERUNNER_UP_TIMEOUT", kind: "number", default: 180, min: 1, doc: "How long `coderunner up` waits for the container to answer /health." }),
 } as const;
 
 type Widen<D> = D extends string ? string : D extends number ? number : D extends boolean ? boolean : never;

@@ -1,7 +1,10 @@
+import { runsAndFilesFeature } from "../tasks/feature";
 import type { FeatureFactory } from "./feature";
 
 /**
  * Features mounted by `coderunner serve`, in order. Each entry builds its routes and owns its own
  * resources; see `Feature`.
  */
-export const FEATURES: FeatureFactory[] = [];
+export const FEATURES: FeatureFactory[] = [
+  runsAndFilesFeature,
+];

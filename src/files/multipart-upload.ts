@@ -1,0 +1,137 @@
+import { createWriteStream, mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import busboy from "busboy";
+import { AppError } from "../errors";
+
+/**
+ * Reads a multipart/form-data request with busboy, streaming each file part to a staging file on
+ * disk as it arrives (never the whole file in memory), with backpressure from the disk back to the
+ * socket. Fields may come before or after the file parts; the caller moves the staged files to
+ * their destination once it knows it, or calls `discard()`.
+ */
+
+export interface StagedFile {
+  /** The part's field name (`file` for the InstaVM SDK). */
+  field: string;
+  /** The filename the client gave (may contain a relative path for directory uploads). */
+  filename: string;
+  /** Where the bytes are now. */
+  staged: string;
+  size: number;
+}
+
+export interface MultipartUpload {
+  fields: Record<string, string>;
+  files: StagedFile[];
+  /** Removes whatever staged files were not moved away. */
+  discard(): void;
+}
+
+export interface ReceiveOptions {
+  /** Directory for staging files; on the destination's filesystem so moving them is a rename. */
+  stagingDir: string;
+  /** Largest total of file bytes; more is a 413. */
+  limitBytes: number;
+}
+
+function tooLarge(limit: number): AppError {
+  return new AppError("PAYLOAD_TOO_LARGE", `The upload is larger than the limit of ${limit} bytes (CODERUNNER_MAX_UPLOAD_BYTES).`);
+}
+
+/** Parses `request` as multipart/form-data into fields and staged files. */
+export async function receiveMultipart(request: Request, options: ReceiveOptions): Promise<MultipartUpload> {
+  const contentType = request.headers.get("content-type") ?? "";
+  if (!/^multipart\/form-data\s*;.*boundary=/i.test(contentType)) {
+    throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Send the upload as multipart/form-data with a 'file' part.");
+  }
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  // The body also holds boundaries and small fields; allow for them before refusing up front.
+  if (declared > options.limitBytes + 1024 * 1024) throw tooLarge(options.limitBytes);
+  if (!request.body) throw new AppError("INVALID_REQUEST", "The upload has no body.");
+
+  mkdirSync(options.stagingDir, { recursive: true });
+  const fields: Record<string, string> = {};
+  const files: StagedFile[] = [];
+  const writes: Promise<void>[] = [];
+  let total = 0;
+  let failure: unknown;
+  const discard = () => {
+    for (const file of files) rmSync(file.staged, { force: true });
+  };
+
+  let parser: busboy.Busboy;
+  try {
+    parser = busboy({
+      headers: { "content-type": contentType },
+      preservePath: true,
+      limits: { fileSize: options.limitBytes, fields: 100, fieldSize: 64 * 1024, files: 10_000 },
+    });
+  } catch (error) {
+    throw new AppError("INVALID_REQUEST", `The multipart body cannot be read: ${(error as Error).message}.`);
+  }
+  const active = new Set<NodeJS.ReadableStream & { destroy(): void }>();
+  let onFailure: () => void = () => undefined;
+  const failed = new Promise<void>((resolve) => (onFailure = resolve));
+  const fail = (error: unknown) => {
+    failure ??= error;
+    onFailure();
+  };
+  parser.on("field", (name, value) => {
+    fields[name] = value;
+  });
+  parser.on("file", (field, stream, info) => {
+    const staged = join(options.stagingDir, `${crypto.randomUUID()}.part`);
+    const file: StagedFile = { field, filename: info.filename ?? "", staged, size: 0 };
+    files.push(file);
+    active.add(stream);
+    stream.once("close", () => active.delete(stream));
+    stream.on("data", (chunk: Buffer) => {
+      file.size += chunk.length;
+      total += chunk.length;
+      if (total > options.limitBytes) {
+        fail(tooLarge(options.limitBytes));
+        stream.destroy();
+      }
+    });
+    stream.on("limit", () => {
+      fail(tooLarge(options.limitBytes));
+      stream.destroy();
+    });
+    writes.push(pipeline(stream, createWriteStream(staged)).catch((error) => fail(error)));
+  });
+  const parsed = new Promise<void>((resolve, reject) => {
+    parser.on("close", resolve);
+    parser.on("error", (error) => reject(new AppError("INVALID_REQUEST", `The multipart body is malformed: ${(error as Error).message}.`)));
+  });
+  parsed.catch(fail);
+
+  const reader = request.body.getReader();
+  try {
+    for (;;) {
+      if (failure) break;
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!parser.write(value)) {
+        await Promise.race([new Promise((resolve) => parser.once("drain", resolve)), failed]);
+      }
+    }
+    if (!failure) {
+      parser.end();
+      await Promise.race([parsed.catch(() => undefined), failed]);
+    }
+    if (failure) {
+      await reader.cancel().catch(() => undefined);
+      for (const stream of active) stream.destroy();
+    }
+    await Promise.all(writes);
+  } catch (error) {
+    fail(error);
+  }
+  if (failure) {
+    parser.destroy();
+    discard();
+    throw failure instanceof AppError ? failure : new AppError("INVALID_REQUEST", `The upload could not be read: ${(failure as Error)?.message ?? failure}.`, { cause: failure });
+  }
+  return { fields, files, discard };
+}

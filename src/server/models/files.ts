@@ -1,0 +1,37 @@
+import { t } from "elysia";
+
+/** Answer of `POST /upload`. */
+export const Uploaded = t.Object({
+  success: t.Boolean(),
+  path: t.String({ description: "Absolute path of the file (or, for a recursive upload, the directory) written." }),
+  size: t.Number({ description: "Bytes written (all files together for a recursive upload)." }),
+  files: t.Array(t.Object({ path: t.String(), size: t.Number() }), { description: "Each file written." }),
+});
+
+/** Body of `POST /download`: form-encoded (as the InstaVM SDK sends it) or JSON. */
+export const DownloadBody = t.Object({
+  filename: t.String({ description: "File to read: relative to the session's working directory, or absolute inside the workspace." }),
+  session_id: t.Optional(t.Nullable(t.String({ description: "Absent: the default session." }))),
+});
+
+export const Downloaded = t.Object({
+  filename: t.String(),
+  path: t.String({ description: "Absolute path of the file read." }),
+  content: t.String({ description: "The file's bytes, base64." }),
+  size: t.Number({ description: "Bytes in the file." }),
+});
+
+export const ListQuery = t.Object({
+  session_id: t.Optional(t.String({ description: "Absent: the default session." })),
+  path: t.Optional(t.String({ description: "Directory to list; default the session's working directory." })),
+});
+
+export const FileEntry = t.Object({
+  name: t.String(),
+  path: t.String(),
+  type: t.Union([t.Literal("file"), t.Literal("directory"), t.Literal("symlink"), t.Literal("other")]),
+  size: t.Number(),
+  modified_at: t.String(),
+});
+
+export const Listing = t.Object({ path: t.String(), entries: t.Array(FileEntry) });
