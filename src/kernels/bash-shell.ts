@@ -13,7 +13,7 @@ import { cpuSeconds } from "./proc-stats";
  *
  * Interrupting sends SIGINT to the shell's process group: the foreground command dies, and the
  * shell's INT trap returns from the sourced script, so the shell (and its state) survives. A shell
- * that does not come back within the grace period is killed and started afresh (state lost).
+ * that does not come back within the grace period is killed; the next run starts a fresh one.
  */
 
 export interface BashShellOptions {
@@ -112,9 +112,6 @@ export class BashShell {
     this.process = proc;
     this.stdout = new StreamTail((proc.stdout as ReadableStream<Uint8Array>).getReader());
     this.stderr = new StreamTail((proc.stderr as ReadableStream<Uint8Array>).getReader());
-    // `return` in the trap leaves the sourced script; the shell itself keeps running.
-    this.stdin.write("trap 'return 130 2>/dev/null' INT\n");
-    this.stdin.flush();
   }
 
   private signal(name: "SIGINT" | "SIGKILL"): void {
@@ -140,8 +137,10 @@ export class BashShell {
     const path = join(this.scriptDir, `run-${++this.runs}.sh`);
     writeFileSync(path, script.endsWith("\n") ? script : `${script}\n`);
     const marker = `${MARK}${nonce}:`;
+    // The INT trap is set anew for every run (bash can lose track of it after a child died of SIGINT);
+    // its `return` leaves the sourced script while the shell itself keeps running.
     this.stdin.write(
-      `source ${path} </dev/null; __cr_status=$?; printf '${marker}%d\\n' "$__cr_status"; printf '${marker}\\n' >&2\n`,
+      `trap 'return 130 2>/dev/null' INT; source ${path} </dev/null; __cr_status=$?; printf '${marker}%d\\n' "$__cr_status"; printf '${marker}\\n' >&2\n`,
     );
     this.stdin.flush();
 
@@ -164,7 +163,7 @@ export class BashShell {
       if (exitCode === "stuck" || exitCode === "ended" || !errDone) {
         const cpuTime = cpuSpent(pid, cpuBefore);
         this.kill();
-        return { status: exitCode === "ended" && !stopped ? "died" : "restarted", cpuTime, exitCode: null, freshShell };
+        return { status: exitCode === "ended" && !stopped ? "died" : "unresponsive", cpuTime, exitCode: null, freshShell };
       }
       const cpuTime = cpuSpent(pid, cpuBefore);
       return { status: stopped ? "interrupted" : "completed", cpuTime, exitCode, freshShell };

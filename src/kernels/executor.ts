@@ -106,8 +106,6 @@ export class Executor {
     const { engine, code } = route(request.command, request.language);
     const collector = new OutputCollector(this.options.outputLimitBytes, controls.listener);
     const notices: string[] = [];
-    if (session.pendingNotice) notices.push(session.pendingNotice);
-    session.pendingNotice = undefined;
     const runOptions = { timeoutMs: timeoutSeconds * 1000, interruptGraceMs: this.graceMs, collector, signal: controls.signal };
 
     const started = performance.now();
@@ -116,12 +114,10 @@ export class Executor {
     let exitCode: number | null = null;
     if (engine === "python") {
       const kernel = await this.options.sessions.kernelFor(session);
-      if (kernel.takeRestartNotice()) {
-        notices.push("The session's Python kernel had died and was restarted; the session's Python state was lost.");
-        await kernel.recover();
-      }
+      if (session.pendingNotice) notices.push(session.pendingNotice);
+      session.pendingNotice = undefined;
       ({ status, cpuTime } = await kernel.execute(code, runOptions));
-      if (status === "died") await kernel.recover().catch(() => undefined);
+      if (status === "unresponsive" || status === "died") this.options.sessions.discardKernel(session);
     } else {
       const shell = this.options.sessions.shellFor(session);
       const outcome = await shell.execute(code, runOptions);
@@ -137,12 +133,12 @@ export class Executor {
     if (status === "interrupted") {
       resultStatus = "timeout";
       collector.stderr(`\n${this.stopSentence(controls, timeoutSeconds)}; the session and its state are intact.\n`);
-    } else if (status === "restarted") {
+    } else if (status === "unresponsive") {
       resultStatus = "timeout";
-      collector.stderr(`\n${this.stopSentence(controls, timeoutSeconds)}, but the ${what} did not stop, so it was restarted: the session's ${engine === "python" ? "variables were" : "shell state was"} lost.\n`);
+      collector.stderr(`\n${this.stopSentence(controls, timeoutSeconds)}, but the ${what} did not stop, so it was replaced: the session's ${engine === "python" ? "Python variables were" : "shell state was"} lost.\n`);
     } else if (status === "died") {
       resultStatus = "error";
-      error = { ename: "KernelDied", evalue: `The ${what} died during the run and was restarted; the session's state was lost.`, traceback: [] };
+      error = { ename: "KernelDied", evalue: `The ${what} died during the run and was replaced; the session's ${engine === "python" ? "Python" : "shell"} state was lost.`, traceback: [] };
       collector.stderr(`\n${error.evalue}\n`);
     } else if (engine === "shell" && exitCode !== 0 && exitCode !== null) {
       resultStatus = "error";
@@ -159,7 +155,7 @@ export class Executor {
       error,
       results: collector.results,
       truncated: collector.truncated,
-      state_lost: status === "restarted" || status === "died" || notices.length > 0,
+      state_lost: status === "unresponsive" || status === "died" || notices.length > 0,
       exit_code: exitCode,
     };
   }

@@ -104,6 +104,10 @@ export class JupyterServer {
       "--ServerApp.log_level=WARN",
       // Kernels live as long as CodeRunner's sessions say, not as long as Jupyter's idle culler says.
       "--MappingKernelManager.cull_idle_timeout=0",
+      // Output volume is bounded by CodeRunner's own cap; Jupyter's rate limiter would silently drop output instead.
+      "--ServerApp.limit_rate=False",
+      // A kernel that dies is noticed (and restarted by Jupyter for sessions still holding it) within half a second.
+      "--KernelRestarter.time_to_dead=0.5",
     ];
     this.stderrTail = [];
     this.process = Bun.spawn(args, {

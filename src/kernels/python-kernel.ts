@@ -14,14 +14,14 @@ export type KernelRunStatus =
   | "completed"
   /** The deadline passed, the kernel was interrupted and answered; its state is intact. */
   | "interrupted"
-  /** The deadline passed and the kernel ignored the interrupt, so it was restarted: state is lost. */
-  | "restarted"
-  /** The kernel process died during the run (Jupyter restarts it): state is lost. */
+  /** The deadline passed and the kernel ignored the interrupt: it must be replaced (state is lost). */
+  | "unresponsive"
+  /** The kernel process died during the run: it must be replaced (state is lost). */
   | "died";
 
 export interface KernelRunOptions {
   timeoutMs: number;
-  /** How long an interrupted kernel gets to answer before it is restarted. */
+  /** How long an interrupted kernel gets to answer before it is given up as unresponsive. */
   interruptGraceMs: number;
   collector: OutputCollector;
   /** Aborting interrupts the run as a timeout does (a streaming client that went away). */
@@ -40,20 +40,10 @@ export interface KernelFactory {
 
 export class PythonKernel {
   private pidCache: number | undefined;
-  /** Set when the kernel lost its state outside a run (it died while idle); cleared by `takeRestartNotice`. */
-  private restartedWhileIdle = false;
-  private running = false;
-  /** Called after the kernel came back with a fresh interpreter (died, or restarted by us). */
-  onFreshState: (() => Promise<void>) | undefined;
-
   private constructor(
     readonly connection: KernelConnection,
     private readonly settings: ServerConnection.ISettings,
-  ) {
-    connection.statusChanged.connect((_sender, status) => {
-      if (status === "autorestarting" && !this.running) this.restartedWhileIdle = true;
-    });
-  }
+  ) {}
 
   /** Starts a new kernel on the server and waits until it answers `kernel_info`. */
   static async start(settings: ServerConnection.ISettings, name = "python3"): Promise<PythonKernel> {
@@ -74,23 +64,20 @@ export class PythonKernel {
     return this.connection.id;
   }
 
-  /** The kernel's OS process, found through its connection file's name; undefined if not visible. */
+  /** The kernel's OS process (found through its connection file's name when it started); undefined if not visible. */
   get pid(): number | undefined {
-    if (this.pidCache && isAlive(this.pidCache)) return this.pidCache;
-    this.pidCache = findProcesses(`kernel-${this.id}.json`)[0];
     return this.pidCache;
   }
 
-  /** False once the kernel is dead for good or its connection was closed. */
+  /**
+   * False once the kernel cannot be trusted with a session's state: its connection is closed, Jupyter
+   * gave up on it or is restarting it, or its process is gone (a restarted kernel has a fresh interpreter).
+   */
   get usable(): boolean {
-    return !this.connection.isDisposed && this.connection.status !== "dead";
-  }
-
-  /** True (once) if the kernel lost its state while no run was in progress. */
-  takeRestartNotice(): boolean {
-    const notice = this.restartedWhileIdle;
-    this.restartedWhileIdle = false;
-    return notice;
+    if (this.connection.isDisposed) return false;
+    const status = this.connection.status;
+    if (status === "dead" || status === "restarting" || status === "autorestarting") return false;
+    return this.pidCache === undefined || isAlive(this.pidCache);
   }
 
   /** Runs code silently (no history, no output kept), for session setup. */
@@ -111,58 +98,55 @@ export class PythonKernel {
       const after = cpuSeconds(pid);
       return cpuBefore === null || after === null ? null : Math.max(0, after - cpuBefore);
     };
-    this.running = true;
     let interrupting = false;
     const future = this.connection.requestExecute({ code, stop_on_error: true, allow_stdin: false, store_history: true });
     future.onIOPub = (message) => {
       if (interrupting && message.header.msg_type === "error") return; // The KeyboardInterrupt we caused.
       collectIOPub(message, collector);
     };
+    // Jupyter notices a dead kernel only at its next heartbeat; watching the process answers at once.
+    let watch: Timer | undefined;
+    const died = new Promise<"died">((resolve) => {
+      watch = setInterval(() => {
+        if (!this.usable) resolve("died");
+      }, 100);
+    });
     const finished = future.done.then(
       () => "completed" as const,
       () => "died" as const, // Jupyter restarted the kernel, which cancels pending futures.
     );
+    const ended = Promise.race([finished, died]);
     try {
       const stop = stopSignal(options.timeoutMs, options.signal);
-      const first = await Promise.race([finished, stop.promise]);
+      const first = await Promise.race([ended, stop.promise]);
       stop.cancel();
-      if (first !== "stop") return { status: first, cpuTime: cpuSpent() };
+      if (first !== "stop") return { status: first, cpuTime: first === "died" ? null : cpuSpent() };
 
       interrupting = true;
       await this.connection.interrupt().catch(() => undefined);
-      const afterInterrupt = await Promise.race([finished, Bun.sleep(options.interruptGraceMs).then(() => "stuck" as const)]);
+      const afterInterrupt = await Promise.race([ended, Bun.sleep(options.interruptGraceMs).then(() => "stuck" as const)]);
       if (afterInterrupt === "completed") return { status: "interrupted", cpuTime: cpuSpent() };
       if (afterInterrupt === "died") return { status: "died", cpuTime: null };
-      const cpuTime = cpuSpent();
-      await this.restart();
-      return { status: "restarted", cpuTime };
+      return { status: "unresponsive", cpuTime: cpuSpent() };
     } finally {
-      this.running = false;
+      clearInterval(watch);
       future.dispose();
     }
   }
 
-  /** Restarts the kernel process (fresh interpreter), then reapplies session setup. */
-  async restart(): Promise<void> {
-    this.running = true;
-    try {
-      await this.connection.restart();
-      this.pidCache = undefined;
-      await this.onFreshState?.();
-    } finally {
-      this.running = false;
-    }
-  }
-
-  /** Reapplies session setup after Jupyter restarted the kernel by itself. */
-  async recover(): Promise<void> {
-    this.pidCache = undefined;
-    await this.onFreshState?.();
-  }
-
-  /** Shuts the kernel down on the server and closes the connection; never throws. */
-  async shutdown(): Promise<void> {
+  /**
+   * Ends the kernel on the server and closes the connection. With `kill`, first kills its process at
+   * once (a wedged kernel would not answer a shutdown request). Never throws.
+   */
+  async shutdown(options: { kill?: boolean } = {}): Promise<void> {
     const id = this.id;
+    if (options.kill && this.pidCache && isAlive(this.pidCache)) {
+      try {
+        process.kill(this.pidCache, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
     this.connection.dispose();
     await KernelAPI.shutdownKernel(id, this.settings).catch(() => undefined);
   }

@@ -165,20 +165,20 @@ export class SessionStore {
     session.lastUsedAt = this.clock();
   }
 
-  /** The session's kernel, taken from the pool (and set up) on first use. */
+  /**
+   * The session's kernel, taken from the pool (and set up) on first use. A kernel that died since the
+   * last run is replaced, and the next result says the state was lost.
+   */
   async kernelFor(session: Session): Promise<PythonKernel> {
     if (session.kernel?.usable) return session.kernel;
     if (session.kernel) {
-      session.pendingNotice = "The session's Python kernel had died; it was replaced and the session's Python state was lost.";
-      void session.kernel.shutdown();
-      session.kernel = undefined;
+      this.discardKernel(session, "The session's Python kernel had died; it was replaced and the session's Python state was lost.");
     }
     const kernel = await this.options.pool.acquire();
-    kernel.onFreshState = () => kernel.runSilently(sessionSetupCode(session));
     try {
-      await kernel.onFreshState();
+      await kernel.runSilently(sessionSetupCode(session));
     } catch (error) {
-      void kernel.shutdown();
+      void kernel.shutdown({ kill: true });
       throw error;
     }
     if (session.closed) {
@@ -198,14 +198,20 @@ export class SessionStore {
     return session.shell;
   }
 
+  /**
+   * Ends a session's kernel (dead or wedged) in the background; the session gets a warm one from the
+   * pool on its next run. `notice`, if given, is reported with that run.
+   */
+  discardKernel(session: Session, notice?: string): void {
+    const kernel = session.kernel;
+    session.kernel = undefined;
+    if (notice) session.pendingNotice = notice;
+    void kernel?.shutdown({ kill: true });
+  }
+
   /** Forgets every session's kernel (their server is gone); each gets a new one, and `notice`, on next use. */
   dropKernels(notice: string): void {
-    for (const session of this.sessions.values()) {
-      if (!session.kernel) continue;
-      void session.kernel.shutdown();
-      session.kernel = undefined;
-      session.pendingNotice = notice;
-    }
+    for (const session of this.sessions.values()) if (session.kernel) this.discardKernel(session, notice);
   }
 
   /** Closes a session: cancels its queued runs, ends its kernel and shell, removes its directory. */

@@ -5,6 +5,9 @@ import type { Logger } from "../log";
 /** The `{detail, code}` body and status for anything a handler or Elysia threw. */
 export function toErrorResponse(error: unknown, elysiaCode: unknown, request: Request, log: Logger): { status: number; body: { detail: string; code: string } } {
   if (isAppError(error)) return { status: error.status, body: error.toJSON() };
+  // Elysia wraps what a parser throws (our 413s and 415s among it) in a ParseError.
+  const cause = (error as { cause?: unknown })?.cause;
+  if (isAppError(cause)) return { status: cause.status, body: cause.toJSON() };
   switch (elysiaCode) {
     case "PARSE":
       return { status: 400, body: { detail: "The request body is not valid JSON (or not valid for its Content-Type).", code: "INVALID_JSON" } };
