@@ -4,6 +4,7 @@
  * `tsconfig.json` or `package.json` from the directory it runs in.
  */
 import { chmodSync, mkdirSync } from "node:fs";
+import { playwrightEmbedJSON } from "./src/browser/build-plugin";
 import { VERSION } from "./src/version";
 
 const targetIndex = process.argv.indexOf("--target");
@@ -15,6 +16,7 @@ const started = performance.now();
 const result = await Bun.build({
   entrypoints: ["src/cli.ts"],
   minify: true,
+  plugins: [playwrightEmbedJSON],
   sourcemap: "none",
   define: { "process.env.CODERUNNER_BUILD": JSON.stringify("compiled") },
   compile: {

@@ -1,4 +1,5 @@
 import { runsAndFilesFeature } from "../tasks/feature";
+import { browserFeature } from "../browser/feature";
 import type { FeatureFactory } from "./feature";
 
 /**
@@ -7,4 +8,5 @@ import type { FeatureFactory } from "./feature";
  */
 export const FEATURES: FeatureFactory[] = [
   runsAndFilesFeature,
+  browserFeature,
 ];

@@ -1,0 +1,249 @@
+import type { Locator, Page } from "playwright-core";
+import { AppError } from "../errors";
+import type { BrowserManager } from "./browser-manager";
+import type { BrowserSession } from "./browser-session";
+import { imageSize } from "./image-size";
+import { contentScript, extractElements, type ExtractedElement, type PageContent } from "./page-scripts";
+import { translatePlaywrightError, type FailureContext } from "./playwright-errors";
+import { READABILITY_SOURCE } from "./readability-source";
+import { checkURL } from "./url-policy";
+
+/** Defaults of the contract, in milliseconds. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+export const DEFAULT_TYPE_DELAY_MS = 100;
+const DEFAULT_EXTRACT_SELECTOR = "body *";
+const DEFAULT_EXTRACT_ATTRIBUTES = ["href", "src", "class", "id"];
+
+export const WAIT_CONDITIONS = ["visible", "hidden", "load", "networkidle"] as const;
+export type WaitCondition = (typeof WAIT_CONDITIONS)[number];
+
+type SessionRef = { session_id?: string | null };
+
+export interface NavigateRequest extends SessionRef {
+  url: string;
+  wait_timeout?: number | null;
+}
+export interface ClickRequest extends SessionRef {
+  selector: string;
+  force?: boolean | null;
+  timeout?: number | null;
+}
+export interface TypeRequest extends SessionRef {
+  selector: string;
+  text: string;
+  delay?: number | null;
+  timeout?: number | null;
+}
+export interface FillRequest extends SessionRef {
+  selector: string;
+  value: string;
+  timeout?: number | null;
+}
+export interface ScrollRequest extends SessionRef {
+  selector?: string | null;
+  x?: number | null;
+  y?: number | null;
+  timeout?: number | null;
+}
+export interface WaitRequest extends SessionRef {
+  condition: string;
+  selector?: string | null;
+  timeout?: number | null;
+}
+export interface ScreenshotRequest extends SessionRef {
+  full_page?: boolean | null;
+  clip?: { x: number; y: number; width: number; height: number } | null;
+  format?: "png" | "jpeg" | null;
+  quality?: number | null;
+  timeout?: number | null;
+}
+export interface ExtractRequest extends SessionRef {
+  selector?: string | null;
+  attributes?: string[] | null;
+  limit?: number | null;
+}
+export interface ContentRequest extends SessionRef {
+  url?: string | null;
+  wait_timeout?: number | null;
+  include_interactive?: boolean | null;
+  include_anchors?: boolean | null;
+  max_anchors?: number | null;
+  max_interactive?: number | null;
+}
+
+/**
+ * What each browser route does, on a session's page, with Playwright failures translated into
+ * `AppError`s (timeouts 408, missing elements 404, closed pages 410). Knows nothing of HTTP.
+ */
+export class BrowserActions {
+  private content?: ReturnType<typeof contentScript>;
+
+  constructor(private readonly manager: BrowserManager) {}
+
+  async navigate(request: NavigateRequest) {
+    const url = checkURL(request.url);
+    const session = await this.manager.resolve(request.session_id);
+    const timeout = request.wait_timeout ?? DEFAULT_TIMEOUT_MS;
+    return this.run(session, { action: `navigate to ${url}`, timeout }, async (page) => {
+      const response = await page.goto(url, { timeout, waitUntil: "load" });
+      return {
+        success: true,
+        url: page.url(),
+        title: await page.title(),
+        status: "completed",
+        http_status: response?.status() ?? null,
+        session_id: session.id,
+      };
+    });
+  }
+
+  async click(request: ClickRequest) {
+    const session = await this.manager.resolve(request.session_id);
+    const timeout = request.timeout ?? DEFAULT_TIMEOUT_MS;
+    return this.onElement(session, "click", request.selector, timeout, async (element) => {
+      await element.click({ force: request.force ?? false, timeout });
+      return { success: true, selector: request.selector, status: "completed", session_id: session.id };
+    });
+  }
+
+  async type(request: TypeRequest) {
+    const session = await this.manager.resolve(request.session_id);
+    const timeout = request.timeout ?? DEFAULT_TIMEOUT_MS;
+    const delay = request.delay ?? DEFAULT_TYPE_DELAY_MS;
+    return this.onElement(session, "type into", request.selector, timeout, async (element) => {
+      await element.pressSequentially(request.text, { delay, timeout });
+      return { success: true, selector: request.selector, text: request.text, status: "completed", session_id: session.id };
+    });
+  }
+
+  async fill(request: FillRequest) {
+    const session = await this.manager.resolve(request.session_id);
+    const timeout = request.timeout ?? DEFAULT_TIMEOUT_MS;
+    return this.onElement(session, "fill", request.selector, timeout, async (element) => {
+      await element.fill(request.value, { timeout });
+      return { success: true, selector: request.selector, value: request.value, status: "completed", session_id: session.id };
+    });
+  }
+
+  /** With a selector: scrolls it into view. Else to the absolute position (x, y); with neither, down by one screen. */
+  async scroll(request: ScrollRequest) {
+    const session = await this.manager.resolve(request.session_id);
+    const timeout = request.timeout ?? DEFAULT_TIMEOUT_MS;
+    const position = (page: Page) => page.evaluate(() => ({ x: window.scrollX, y: window.scrollY }));
+    if (request.selector) {
+      return this.onElement(session, "scroll to", request.selector, timeout, async (element, page) => {
+        await element.scrollIntoViewIfNeeded({ timeout });
+        return { success: true, selector: request.selector, status: "completed", ...(await position(page)), session_id: session.id };
+      });
+    }
+    return this.run(session, { action: "scroll", timeout }, async (page) => {
+      if (request.x == null && request.y == null) await page.evaluate(() => window.scrollBy(0, window.innerHeight));
+      else await page.evaluate(([x, y]) => window.scrollTo(x ?? window.scrollX, y ?? window.scrollY), [request.x, request.y] as const);
+      return { success: true, status: "completed", ...(await position(page)), session_id: session.id };
+    });
+  }
+
+  async wait(request: WaitRequest) {
+    const condition = request.condition as WaitCondition;
+    if (!WAIT_CONDITIONS.includes(condition)) {
+      throw new AppError("INVALID_CONDITION", `Unknown wait condition ${JSON.stringify(request.condition)}; use one of ${WAIT_CONDITIONS.join(", ")}.`);
+    }
+    const needsSelector = condition === "visible" || condition === "hidden";
+    if (needsSelector && !request.selector) {
+      throw new AppError("VALIDATION_ERROR", `The condition "${condition}" needs a selector.`);
+    }
+    const session = await this.manager.resolve(request.session_id);
+    const timeout = request.timeout ?? DEFAULT_TIMEOUT_MS;
+    const context = { action: `wait for ${condition}${request.selector ? ` of ${JSON.stringify(request.selector)}` : ""}`, timeout };
+    return this.run(session, { ...context, selector: request.selector ?? undefined }, async (page) => {
+      if (needsSelector) await page.locator(request.selector!).first().waitFor({ state: condition, timeout });
+      else await page.waitForLoadState(condition as "load" | "networkidle", { timeout });
+      return { success: true, condition, selector: request.selector ?? null, status: "completed", session_id: session.id };
+    });
+  }
+
+  async screenshot(request: ScreenshotRequest) {
+    const format = request.format ?? "png";
+    const session = await this.manager.resolve(request.session_id);
+    const timeout = request.timeout ?? DEFAULT_TIMEOUT_MS;
+    return this.run(session, { action: "take a screenshot", timeout }, async (page) => {
+      const bytes = await page.screenshot({
+        type: format,
+        fullPage: request.clip ? false : (request.full_page ?? true),
+        clip: request.clip ?? undefined,
+        quality: format === "jpeg" ? (request.quality ?? undefined) : undefined,
+        timeout,
+      });
+      const size = imageSize(bytes);
+      return { screenshot: bytes.toString("base64"), format, width: size?.width ?? null, height: size?.height ?? null, session_id: session.id };
+    });
+  }
+
+  async extract(request: ExtractRequest) {
+    const session = await this.manager.resolve(request.session_id);
+    const selector = request.selector || DEFAULT_EXTRACT_SELECTOR;
+    const attributes = request.attributes?.length ? request.attributes : DEFAULT_EXTRACT_ATTRIBUTES;
+    const limit = request.limit ?? 100;
+    return this.run(session, { action: "extract", selector }, async (page) => {
+      const locator = page.locator(selector);
+      const elements = (await locator.evaluateAll(extractElements as never, { attributes, limit })) as ExtractedElement[];
+      if (elements.length === 0 && request.selector) {
+        throw new AppError("ELEMENT_NOT_FOUND", `No element matches the selector ${JSON.stringify(selector)}.`);
+      }
+      return { elements, count: await locator.count(), session_id: session.id };
+    });
+  }
+
+  async pageContent(request: ContentRequest): Promise<PageContent & { extraction_time: number; session_id: string }> {
+    const url = request.url ? checkURL(request.url) : undefined;
+    const session = await this.manager.resolve(request.session_id);
+    if (url) await this.navigate({ url, session_id: session.id, wait_timeout: request.wait_timeout });
+    const started = performance.now();
+    this.content ??= contentScript(READABILITY_SOURCE);
+    const script = this.content;
+    return this.run(session, { action: "read the page's content" }, async (page) => {
+      const result = await page.evaluate(script, {
+        includeInteractive: request.include_interactive ?? true,
+        includeAnchors: request.include_anchors ?? true,
+        maxAnchors: request.max_anchors ?? 50,
+        maxInteractive: request.max_interactive ?? 200,
+      });
+      return { ...result, extraction_time: (performance.now() - started) / 1000, session_id: session.id };
+    });
+  }
+
+  /**
+   * Runs an element action. When it times out, a selector that matches nothing is a 404
+   * (`ELEMENT_NOT_FOUND`); one that matches an element that never became actionable stays a 408.
+   */
+  private onElement<T>(session: BrowserSession, action: string, selector: string, timeout: number, act: (element: Locator, page: Page) => Promise<T>): Promise<T> {
+    return this.run(session, { action, selector, timeout }, async (page) => {
+      const element = page.locator(selector).first();
+      try {
+        return await act(element, page);
+      } catch (error) {
+        if ((error as Error)?.name === "TimeoutError" && (await page.locator(selector).count().catch(() => 1)) === 0) {
+          throw new AppError("ELEMENT_NOT_FOUND", `No element matches the selector ${JSON.stringify(selector)} (waited ${timeout} ms).`, { cause: error });
+        }
+        throw error;
+      }
+    });
+  }
+
+  /** Runs `work` on the session's page, counting it as use and translating what Playwright throws. */
+  private async run<T>(session: BrowserSession, context: FailureContext, work: (page: Page) => Promise<T>): Promise<T> {
+    this.manager.touch(session);
+    session.actions++;
+    try {
+      return await work(session.page);
+    } catch (error) {
+      const translated = translatePlaywrightError(error, context);
+      if (translated.code === "SESSION_GONE" && session.goneReason) {
+        throw new AppError("SESSION_GONE", `Browser session ${session.id} is gone: ${session.goneReason} Create a new session.`, { cause: error });
+      }
+      throw translated;
+    } finally {
+      this.manager.touch(session);
+    }
+  }
+}

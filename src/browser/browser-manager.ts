@@ -1,0 +1,288 @@
+import type { Browser, LaunchOptions } from "playwright-core";
+import { AppError, messageOf } from "../errors";
+import type { Logger } from "../log";
+import { BrowserSession, type BrowserSessionOptions } from "./browser-session";
+import { chromiumProcesses } from "./process-tree";
+
+/** The id of the browser session used by calls that name none. */
+export const DEFAULT_BROWSER_SESSION_ID = "default";
+
+/** Switches for headless Chromium on a server: no sandbox (we run as root in a container), no GPU, no background traffic. */
+export const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+  "--disable-quic",
+  "--disable-dev-shm-usage",
+];
+
+/** Starts a browser; the default uses playwright-core's Chromium. */
+export type LaunchBrowser = (options: LaunchOptions) => Promise<Browser>;
+
+export const launchChromium: LaunchBrowser = async (options) => {
+  const { chromium } = await import("playwright-core");
+  return chromium.launch(options);
+};
+
+export interface BrowserManagerOptions {
+  launch?: LaunchBrowser;
+  /** The Chromium executable, or how to find it; resolved at the first launch. */
+  executablePath: string | (() => string);
+  maxSessions: number;
+  idleSeconds: number;
+  log: Logger;
+  clock?: () => number;
+  /** How often idle sessions are looked for; defaults to a quarter of the idle limit, at most a minute. */
+  sweepMs?: number;
+  /** Milliseconds a Playwright call may take when the request gives no timeout. */
+  defaultTimeoutMs?: number;
+}
+
+const GONE_REMEMBERED = 1000;
+
+/**
+ * Owns the one Chromium process and the browser sessions in it. Chromium is launched lazily by the
+ * first session (concurrent first sessions share one launch), each session gets its own context and
+ * page, idle sessions are closed, and at most `maxSessions` exist (429 beyond). If Chromium exits
+ * unexpectedly, every session in it is marked gone (410 from then on) and the next session launches
+ * a new Chromium.
+ */
+export class BrowserManager {
+  private readonly sessions = new Map<string, BrowserSession>();
+  /** Ids of sessions lost to a crash, with the reason, so clients get 410 rather than a bare 404. */
+  private readonly gone = new Map<string, string>();
+  private readonly launch: LaunchBrowser;
+  private readonly clock: () => number;
+  private browser: Browser | undefined;
+  private launching: Promise<Browser> | undefined;
+  private creatingDefault: Promise<BrowserSession> | undefined;
+  private pending = 0;
+  private sweeper: Timer | undefined;
+  private stopped = false;
+  private lastActivity: number;
+  /** Unique switch on this manager's Chromium command line, to find its processes in /proc. */
+  readonly marker = `--coderunner-browser=${crypto.randomUUID()}`;
+  launches = 0;
+  crashes = 0;
+
+  constructor(private readonly options: BrowserManagerOptions) {
+    this.launch = options.launch ?? launchChromium;
+    this.clock = options.clock ?? Date.now;
+    this.lastActivity = this.clock();
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  get running(): boolean {
+    return this.browser?.isConnected() ?? false;
+  }
+
+  start(): void {
+    const every = this.options.sweepMs ?? Math.min(60_000, (this.options.idleSeconds * 1000) / 4);
+    this.sweeper = setInterval(() => void this.sweep(), Math.max(every, 10));
+    this.sweeper.unref?.();
+  }
+
+  /**
+   * A new session with its own context and page. Launches Chromium if none runs; 429 when
+   * `maxSessions` are open, 503 when Chromium cannot be started.
+   */
+  async create(options: BrowserSessionOptions, id: string = crypto.randomUUID()): Promise<BrowserSession> {
+    if (this.stopped) throw new AppError("BROWSER_UNAVAILABLE", "The browser is shutting down.");
+    if (this.sessions.size + this.pending >= this.options.maxSessions) {
+      throw new AppError("TOO_MANY_SESSIONS", `At most ${this.options.maxSessions} browser sessions may be open; close one first.`);
+    }
+    this.pending++;
+    try {
+      const browser = await this.ensureBrowser();
+      let context;
+      try {
+        context = await browser.newContext({ viewport: options.viewport, userAgent: options.userAgent, bypassCSP: true });
+      } catch (error) {
+        throw new AppError("BROWSER_UNAVAILABLE", `Could not open a browser context: ${messageOf(error).split("\n")[0]}`, { cause: error });
+      }
+      context.setDefaultTimeout(this.options.defaultTimeoutMs ?? 30_000);
+      let page;
+      try {
+        page = await context.newPage();
+      } catch (error) {
+        await context.close().catch(() => undefined);
+        throw new AppError("BROWSER_UNAVAILABLE", `Could not open a browser page: ${messageOf(error).split("\n")[0]}`, { cause: error });
+      }
+      const session = new BrowserSession(id, context, page, options, this.clock());
+      page.on("crash", () => this.markGone(session, "Its page crashed (out of memory, or a renderer failure)."));
+      page.on("close", () => {
+        if (this.sessions.get(id) === session) this.markGone(session, "Its page was closed.");
+      });
+      if (this.stopped) {
+        await context.close().catch(() => undefined);
+        throw new AppError("BROWSER_UNAVAILABLE", "The browser is shutting down.");
+      }
+      this.gone.delete(id);
+      this.sessions.set(id, session);
+      this.lastActivity = this.clock();
+      return session;
+    } finally {
+      this.pending--;
+    }
+  }
+
+  /** The live session, or 404 (unknown, closed or expired) or 410 (lost to a crash). Counts as use. */
+  get(id: string): BrowserSession {
+    const session = this.find(id);
+    if (session) {
+      this.touch(session);
+      return session;
+    }
+    const reason = this.gone.get(id);
+    if (reason) throw new AppError("SESSION_GONE", `Browser session ${id} is gone: ${reason} Create a new session.`);
+    throw new AppError("BROWSER_SESSION_NOT_FOUND", `No browser session with id ${JSON.stringify(id)} (it may have expired or been closed).`);
+  }
+
+  /** The live session or undefined; an expired one is closed on the way. */
+  find(id: string): BrowserSession | undefined {
+    const session = this.sessions.get(id);
+    if (session && this.expired(session)) {
+      void this.close(id);
+      return undefined;
+    }
+    return session;
+  }
+
+  /** The session for calls that name none: created on first use, and again after a crash. */
+  async defaultSession(): Promise<BrowserSession> {
+    const existing = this.find(DEFAULT_BROWSER_SESSION_ID);
+    if (existing) {
+      this.touch(existing);
+      return existing;
+    }
+    this.creatingDefault ??= this.create({ viewport: { width: 1920, height: 1080 } }, DEFAULT_BROWSER_SESSION_ID).finally(() => {
+      this.creatingDefault = undefined;
+    });
+    return this.creatingDefault;
+  }
+
+  /** The named session, or the default one when `id` is absent. */
+  resolve(id: string | null | undefined): Promise<BrowserSession> | BrowserSession {
+    return id ? this.get(id) : this.defaultSession();
+  }
+
+  list(): BrowserSession[] {
+    return [...this.sessions.values()].filter((session) => !this.expired(session));
+  }
+
+  touch(session: BrowserSession): void {
+    session.lastUsedAt = this.clock();
+    this.lastActivity = session.lastUsedAt;
+  }
+
+  /** Closes the session's context; false if no such session is open. */
+  async close(id: string): Promise<boolean> {
+    const session = this.sessions.get(id);
+    if (!session) return false;
+    this.sessions.delete(id);
+    this.lastActivity = this.clock();
+    await session.context.close().catch(() => undefined);
+    return true;
+  }
+
+  /** Closes every session and Chromium itself; later calls to `create` answer 503. Idempotent. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    const ids = [...this.sessions.keys()];
+    await Promise.all(ids.map((id) => this.close(id)));
+    const browser = this.browser ?? (await this.launching?.catch(() => undefined));
+    this.browser = undefined;
+    await browser?.close().catch(() => undefined);
+  }
+
+  /** Closes expired sessions, and Chromium when no session has used it for the idle limit. */
+  async sweep(): Promise<void> {
+    for (const session of [...this.sessions.values()]) {
+      if (this.expired(session)) {
+        this.options.log.info(`Browser session ${session.id} was idle for ${this.options.idleSeconds} s; closing it.`);
+        await this.close(session.id);
+      }
+    }
+    const idleFor = this.clock() - this.lastActivity;
+    if (this.browser && this.sessions.size === 0 && this.pending === 0 && idleFor > this.options.idleSeconds * 1000) {
+      const browser = this.browser;
+      this.browser = undefined;
+      this.options.log.info("No browser session for a while; closing Chromium until the next one.");
+      await browser.close().catch(() => undefined);
+    }
+  }
+
+  /** For `GET /health`. */
+  health(): Record<string, unknown> {
+    return {
+      status: this.stopped ? "stopped" : this.running ? "running" : this.launching ? "starting" : "idle",
+      sessions: this.sessions.size,
+      max_sessions: this.options.maxSessions,
+      launches: this.launches,
+      crashes: this.crashes,
+    };
+  }
+
+  /** PIDs of this manager's Chromium processes (empty when none runs). */
+  processes(): number[] {
+    return this.running ? chromiumProcesses(this.marker) : [];
+  }
+
+  private expired(session: BrowserSession): boolean {
+    return this.clock() - session.lastUsedAt > this.options.idleSeconds * 1000;
+  }
+
+  private ensureBrowser(): Promise<Browser> {
+    if (this.browser?.isConnected()) return Promise.resolve(this.browser);
+    this.launching ??= this.startBrowser().finally(() => {
+      this.launching = undefined;
+    });
+    return this.launching;
+  }
+
+  private async startBrowser(): Promise<Browser> {
+    const { executablePath } = this.options;
+    const path = typeof executablePath === "function" ? executablePath() : executablePath;
+    const started = performance.now();
+    let browser: Browser;
+    try {
+      browser = await this.launch({ executablePath: path, headless: true, args: [...CHROMIUM_ARGS, this.marker], handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false });
+    } catch (error) {
+      throw new AppError("BROWSER_UNAVAILABLE", `Could not start Chromium (${path}): ${messageOf(error).split("\n")[0]}`, { cause: error });
+    }
+    this.launches++;
+    this.options.log.info(`Chromium started in ${Math.round(performance.now() - started)} ms (${path}).`);
+    browser.on("disconnected", () => this.onDisconnected(browser));
+    if (this.stopped) {
+      await browser.close().catch(() => undefined);
+      throw new AppError("BROWSER_UNAVAILABLE", "The browser is shutting down.");
+    }
+    this.browser = browser;
+    return browser;
+  }
+
+  private onDisconnected(browser: Browser): void {
+    if (this.browser !== browser) return; // closed on purpose
+    this.browser = undefined;
+    this.crashes++;
+    this.options.log.warn(`Chromium exited unexpectedly; ${this.sessions.size} browser session(s) lost. The next session starts a new Chromium.`);
+    for (const session of [...this.sessions.values()]) this.markGone(session, "Chromium exited unexpectedly.");
+  }
+
+  private markGone(session: BrowserSession, reason: string): void {
+    session.goneReason ??= reason;
+    if (this.sessions.get(session.id) !== session) return;
+    this.sessions.delete(session.id);
+    this.gone.set(session.id, reason);
+    if (this.gone.size > GONE_REMEMBERED) this.gone.delete(this.gone.keys().next().value!);
+    void session.context.close().catch(() => undefined);
+  }
+}

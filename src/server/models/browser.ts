@@ -1,0 +1,170 @@
+import { t } from "elysia";
+
+/** Longest wait a browser request may ask for, in milliseconds (10 minutes). */
+export const MAX_BROWSER_TIMEOUT_MS = 600_000;
+
+const optional = <T extends Parameters<typeof t.Nullable>[0]>(schema: T) => t.Optional(t.Nullable(schema));
+const millis = (fallback: number, description: string) =>
+  optional(t.Integer({ minimum: 1, maximum: MAX_BROWSER_TIMEOUT_MS, default: fallback, description: `${description} In milliseconds.` }));
+const sessionId = optional(t.String({ minLength: 1, description: "Browser session; absent: the default browser session, created on first use." }));
+const selector = t.String({ minLength: 1, description: "CSS selector (Playwright selectors such as text=... work too). Selectors returned by content and extract work as-is." });
+
+export const BrowserSessionParams = t.Object({ id: t.String() });
+
+export const CreateBrowserSessionBody = t.Optional(
+  t.Object({
+    viewport_width: optional(t.Integer({ minimum: 16, maximum: 8192, default: 1920 })),
+    viewport_height: optional(t.Integer({ minimum: 16, maximum: 8192, default: 1080 })),
+    user_agent: optional(t.String({ description: "Chromium's own user agent when absent." })),
+  }),
+);
+
+const Viewport = t.Object({ width: t.Number(), height: t.Number() });
+
+export const BrowserSessionInfo = t.Object({
+  session_id: t.String(),
+  viewport: Viewport,
+  user_agent: t.Nullable(t.String()),
+  status: t.String(),
+  url: t.String({ description: "The page's current URL." }),
+  created_at: t.String(),
+  last_used_at: t.String(),
+  actions: t.Number({ description: "Interactions run in this session." }),
+});
+
+export const NavigateBody = t.Object({
+  url: t.String({ description: "http, https, data: or about:blank. file: is refused (it would read the server's files)." }),
+  session_id: sessionId,
+  wait_timeout: millis(30_000, "How long the page may take to load."),
+});
+
+export const NavigateResult = t.Object({
+  success: t.Boolean(),
+  url: t.String(),
+  title: t.String(),
+  status: t.String(),
+  http_status: t.Nullable(t.Number()),
+  session_id: t.String(),
+});
+
+export const ClickBody = t.Object({
+  selector,
+  session_id: sessionId,
+  force: optional(t.Boolean({ default: false, description: "Skip the actionability checks (visible, enabled, not covered)." })),
+  timeout: millis(30_000, "How long to wait for the element to be clickable."),
+});
+
+export const TypeBody = t.Object({
+  selector,
+  text: t.String(),
+  session_id: sessionId,
+  delay: optional(t.Integer({ minimum: 0, maximum: 5_000, default: 100, description: "Pause between key presses, in milliseconds." })),
+  timeout: millis(30_000, "How long to wait for the element."),
+});
+
+export const FillBody = t.Object({
+  selector,
+  value: t.String(),
+  session_id: sessionId,
+  timeout: millis(30_000, "How long to wait for the element."),
+});
+
+export const ScrollBody = t.Optional(
+  t.Object({
+    session_id: sessionId,
+    selector: optional(selector),
+    x: optional(t.Number({ description: "Absolute horizontal scroll position in CSS pixels." })),
+    y: optional(t.Number({ description: "Absolute vertical scroll position in CSS pixels." })),
+    timeout: millis(30_000, "How long to wait for the element."),
+  }),
+);
+
+export const WaitBody = t.Object({
+  condition: t.String({ description: "visible, hidden (both need a selector), load or networkidle. Anything else: 400." }),
+  session_id: sessionId,
+  selector: optional(selector),
+  timeout: millis(30_000, "How long to wait."),
+});
+
+export const ScreenshotBody = t.Optional(
+  t.Object({
+    session_id: sessionId,
+    full_page: optional(t.Boolean({ default: true, description: "The whole scrollable page rather than the viewport (ignored with clip)." })),
+    clip: optional(
+      t.Object({
+        x: t.Number({ minimum: 0 }),
+        y: t.Number({ minimum: 0 }),
+        width: t.Number({ exclusiveMinimum: 0 }),
+        height: t.Number({ exclusiveMinimum: 0 }),
+      }),
+    ),
+    format: optional(t.UnionEnum(["png", "jpeg"], { default: "png" })),
+    quality: optional(t.Integer({ minimum: 0, maximum: 100, description: "JPEG quality; ignored for PNG." })),
+    timeout: millis(30_000, "How long the capture may take."),
+  }),
+);
+
+export const ScreenshotResult = t.Object({
+  screenshot: t.String({ description: "The image, base64-encoded." }),
+  format: t.String(),
+  width: t.Nullable(t.Number()),
+  height: t.Nullable(t.Number()),
+  session_id: t.String(),
+});
+
+export const ExtractBody = t.Optional(
+  t.Object({
+    session_id: sessionId,
+    selector: optional(t.String({ description: "Default \"body *\". An explicit selector matching nothing: 404." })),
+    attributes: optional(t.Array(t.String(), { description: "Properties or attributes to report; default href, src, class, id." })),
+    limit: optional(t.Integer({ minimum: 1, maximum: 10_000, default: 100 })),
+  }),
+);
+
+export const ExtractResult = t.Object({
+  elements: t.Array(
+    t.Object(
+      { tagName: t.String(), text: t.String(), selector: t.Nullable(t.String({ description: "Unique on the page; usable in click and fill." })) },
+      { additionalProperties: true },
+    ),
+  ),
+  count: t.Number({ description: "Elements matching the selector (elements holds at most limit)." }),
+  session_id: t.String(),
+});
+
+export const ContentBody = t.Optional(
+  t.Object({
+    session_id: sessionId,
+    url: optional(t.String({ description: "Navigate here first." })),
+    wait_timeout: millis(30_000, "How long the navigation to url may take."),
+    include_interactive: optional(t.Boolean({ default: true })),
+    include_anchors: optional(t.Boolean({ default: true })),
+    max_anchors: optional(t.Integer({ minimum: 0, maximum: 1000, default: 50 })),
+    max_interactive: optional(t.Integer({ minimum: 0, maximum: 5000, default: 200 })),
+  }),
+);
+
+export const ContentResult = t.Object({
+  url: t.String(),
+  title: t.String(),
+  readable_content: t.Object({
+    title: t.String(),
+    byline: t.Nullable(t.String()),
+    content: t.String({ description: "The article as plain text, blocks separated by blank lines." }),
+    excerpt: t.Nullable(t.String()),
+    site_name: t.Nullable(t.String()),
+    lang: t.Nullable(t.String()),
+    word_count: t.Number(),
+    length: t.Number(),
+    is_article: t.Boolean({ description: "False when Readability found no article and content is the page's text." }),
+  }),
+  interactive_elements: t.Array(
+    t.Object({ text: t.String(), selector: t.String(), interactive_type: t.String(), tag: t.String() }, { additionalProperties: true }),
+  ),
+  content_anchors: t.Array(t.Object({ text: t.String(), selector: t.String(), length: t.Number(), tag: t.String() })),
+  extraction_time: t.Number({ description: "Seconds spent reading the page." }),
+  session_id: t.String(),
+});
+
+const ActionResult = t.Object({ success: t.Boolean(), status: t.String(), session_id: t.String() }, { additionalProperties: true });
+export { ActionResult };

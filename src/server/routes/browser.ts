@@ -1,0 +1,132 @@
+import { Elysia, t } from "elysia";
+import type { BrowserActions } from "../../browser/browser-actions";
+import type { BrowserManager } from "../../browser/browser-manager";
+import type { BrowserSession } from "../../browser/browser-session";
+import { errors, Success } from "../models/common";
+import {
+  ActionResult,
+  BrowserSessionInfo,
+  BrowserSessionParams,
+  ClickBody,
+  ContentBody,
+  ContentResult,
+  CreateBrowserSessionBody,
+  ExtractBody,
+  ExtractResult,
+  FillBody,
+  NavigateBody,
+  NavigateResult,
+  ScreenshotBody,
+  ScreenshotResult,
+  ScrollBody,
+  TypeBody,
+  WaitBody,
+} from "../models/browser";
+
+function info(session: BrowserSession): typeof BrowserSessionInfo.static {
+  return {
+    session_id: session.id,
+    viewport: session.viewport,
+    user_agent: session.userAgent,
+    status: "active",
+    url: session.page.url(),
+    created_at: session.createdAt.toISOString(),
+    last_used_at: new Date(session.lastUsedAt).toISOString(),
+    actions: session.actions,
+  };
+}
+
+const tags = ["Browser"];
+
+/**
+ * The browser routes of the contract under `/v1/browser`: sessions (each an isolated context in one
+ * shared Chromium) and interactions on a session's page. Timeouts are milliseconds.
+ */
+export function browserRoutes(manager: BrowserManager, actions: BrowserActions) {
+  const createSession = async ({ body }: { body: typeof CreateBrowserSessionBody.static | null }) => {
+    const session = await manager.create({
+      viewport: { width: body?.viewport_width ?? 1920, height: body?.viewport_height ?? 1080 },
+      userAgent: body?.user_agent ?? undefined,
+    });
+    return { session_id: session.id };
+  };
+  const createOptions = {
+    body: CreateBrowserSessionBody,
+    response: { 200: t.Object({ session_id: t.String() }), ...errors(400, 422, 429, 503) },
+    detail: { tags, summary: "Create a browser session (its own cookies and storage)" },
+  };
+  const listSessions = () => ({ sessions: manager.list().map(info) });
+  const listOptions = { response: t.Object({ sessions: t.Array(BrowserSessionInfo) }), detail: { tags, summary: "List browser sessions" } };
+  const element = errors(400, 404, 408, 410, 422);
+
+  return (
+    new Elysia({ name: "browser", prefix: "/v1/browser", seed: manager })
+      // The contract's paths end with a slash; both spellings work.
+      .post("/sessions/", createSession, createOptions)
+      .post("/sessions", createSession, { ...createOptions, detail: { ...createOptions.detail, hide: true } })
+      .get("/sessions/", listSessions, listOptions)
+      .get("/sessions", listSessions, { ...listOptions, detail: { ...listOptions.detail, hide: true } })
+      .get("/sessions/:id", ({ params }) => info(manager.get(params.id)), {
+        params: BrowserSessionParams,
+        response: { 200: BrowserSessionInfo, ...errors(404, 410) },
+        detail: { tags, summary: "Get a browser session" },
+      })
+      .delete(
+        "/sessions/:id",
+        async ({ params }) => {
+          if (!(await manager.close(params.id))) manager.get(params.id);
+          return { success: true };
+        },
+        { params: BrowserSessionParams, response: { 200: Success, ...errors(404, 410) }, detail: { tags, summary: "Close a browser session" } },
+      )
+      .post("/interactions/navigate", ({ body }) => actions.navigate(body), {
+        body: NavigateBody,
+        response: { 200: NavigateResult, ...errors(400, 404, 408, 410, 422, 429, 502) },
+        detail: { tags, summary: "Open a URL", description: "Without session_id, the default browser session is used (created on first use)." },
+      })
+      .post("/interactions/click", ({ body }) => actions.click(body), {
+        body: ClickBody,
+        response: { 200: ActionResult, ...element },
+        detail: { tags, summary: "Click an element", description: "A selector matching nothing: 404; an element that never becomes clickable: 408." },
+      })
+      .post("/interactions/type", ({ body }) => actions.type(body), {
+        body: TypeBody,
+        response: { 200: ActionResult, ...element },
+        detail: { tags, summary: "Type text key by key into an element" },
+      })
+      .post("/interactions/fill", ({ body }) => actions.fill(body), {
+        body: FillBody,
+        response: { 200: ActionResult, ...element },
+        detail: { tags, summary: "Set the value of an input, textarea or contenteditable" },
+      })
+      .post("/interactions/scroll", ({ body }) => actions.scroll(body ?? {}), {
+        body: ScrollBody,
+        response: { 200: ActionResult, ...element },
+        detail: { tags, summary: "Scroll an element into view, or the page to (x, y)" },
+      })
+      .post("/interactions/wait", ({ body }) => actions.wait(body), {
+        body: WaitBody,
+        response: { 200: ActionResult, ...element },
+        detail: { tags, summary: "Wait for an element to be visible or hidden, or for load / networkidle" },
+      })
+      .post("/interactions/screenshot", ({ body }) => actions.screenshot(body ?? {}), {
+        body: ScreenshotBody,
+        response: { 200: ScreenshotResult, ...errors(400, 404, 408, 410, 422) },
+        detail: { tags, summary: "Capture the page (PNG or JPEG, base64)" },
+      })
+      .post("/interactions/extract", ({ body }) => actions.extract(body ?? {}), {
+        body: ExtractBody,
+        response: { 200: ExtractResult, ...errors(400, 404, 410, 422) },
+        detail: { tags, summary: "Tag, text, unique selector and attributes of matching elements" },
+      })
+      .post("/interactions/content", ({ body }) => actions.pageContent(body ?? {}), {
+        body: ContentBody,
+        response: { 200: ContentResult, ...errors(400, 404, 408, 410, 422, 429, 502) },
+        detail: {
+          tags,
+          summary: "The page for an agent: readable article text, interactive elements and content anchors",
+          description: "With url, navigates first. Without session_id, uses the default browser session. Every selector returned works in click and fill.",
+        },
+      })
+  );
+}
