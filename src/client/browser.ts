@@ -1,0 +1,211 @@
+import type {
+  BrowserActionResult,
+  BrowserSessionInfo,
+  BrowserSessionOptions,
+  ClickOptions,
+  ExtractContentOptions,
+  ExtractedElement,
+  NavigateResult,
+  PageContent,
+  ScreenshotOptions,
+  ScrollOptions,
+  TypeOptions,
+  WaitCondition,
+  WaitOptions,
+} from "./types";
+
+/** How browser objects reach the server: a JSON call through the owning client. */
+export type BrowserCall = <T>(method: string, path: string, what: string, json?: unknown, timeoutMs?: number) => Promise<T>;
+
+/** Client-side allowance beyond a browser call's own timeout before the SDK gives up on the server. */
+const SLACK_MS = 15_000;
+const deadline = (timeout: number | undefined) => (timeout ?? 30_000) + SLACK_MS;
+
+/** Interactions shared by a session and the manager's default-session shortcuts. */
+abstract class BrowserActions {
+  protected abstract readonly call: BrowserCall;
+  /** The session the next interaction targets (the manager creates its default one on demand). */
+  protected abstract target(): Promise<string | undefined>;
+
+  protected async interact<T = BrowserActionResult>(action: string, body: Record<string, unknown>, timeout?: number): Promise<T> {
+    const sessionId = await this.target();
+    return this.call<T>("POST", `/v1/browser/interactions/${action}`, `Browser ${action}`, { session_id: sessionId, ...body }, deadline(timeout));
+  }
+
+  /** Opens `url` and waits for it to load (`waitTimeout` in milliseconds). */
+  navigate(url: string, options: { waitTimeout?: number } = {}): Promise<NavigateResult> {
+    return this.interact<NavigateResult>("navigate", { url, wait_timeout: options.waitTimeout ?? 30_000 }, options.waitTimeout);
+  }
+
+  /** Clicks the first element matching `selector`; a selector matching nothing is `ElementNotFoundError`. */
+  click(selector: string, options: ClickOptions = {}): Promise<BrowserActionResult> {
+    return this.interact("click", { selector, force: options.force ?? false, timeout: options.timeout ?? 30_000 }, options.timeout);
+  }
+
+  /** Types `text` key by key into the element (see `fill` to set a value at once). */
+  type(selector: string, text: string, options: TypeOptions = {}): Promise<BrowserActionResult> {
+    const typingMs = (options.delay ?? 100) * text.length;
+    return this.interact("type", { selector, text, delay: options.delay ?? 100, timeout: options.timeout ?? 30_000 }, (options.timeout ?? 30_000) + typingMs);
+  }
+
+  /** Sets an input's value. */
+  fill(selector: string, value: string, options: { timeout?: number } = {}): Promise<BrowserActionResult> {
+    return this.interact("fill", { selector, value, timeout: options.timeout ?? 30_000 }, options.timeout);
+  }
+
+  /** Scrolls an element into view, or the page to `x`/`y`. */
+  scroll(options: ScrollOptions = {}): Promise<BrowserActionResult> {
+    return this.interact("scroll", { selector: options.selector, x: options.x, y: options.y });
+  }
+
+  /** Waits for a condition: an element `visible`/`hidden`, or the page's `load`/`networkidle`. */
+  waitFor(condition: WaitCondition, options: WaitOptions = {}): Promise<BrowserActionResult> {
+    return this.interact("wait", { condition, selector: options.selector, timeout: options.timeout ?? 30_000 }, options.timeout);
+  }
+
+  /** A screenshot as base64 (PNG unless `format: "jpeg"`). */
+  async screenshot(options: ScreenshotOptions = {}): Promise<string> {
+    const result = await this.interact<{ screenshot: string }>("screenshot", {
+      full_page: options.fullPage ?? true,
+      clip: options.clip,
+      format: options.format ?? "png",
+      quality: options.quality,
+    });
+    return result.screenshot;
+  }
+
+  /** The elements matching `selector`, with their text and the requested attributes. */
+  async extractElements(selector?: string, attributes?: string[]): Promise<ExtractedElement[]> {
+    const result = await this.interact<{ elements: ExtractedElement[] }>("extract", { selector, attributes });
+    return result.elements;
+  }
+
+  /** The page's readable text, interactive elements (with selectors usable in `click`/`fill`) and content anchors. */
+  extractContent(options: ExtractContentOptions = {}): Promise<PageContent> {
+    return this.interact<PageContent>("content", {
+      url: options.url,
+      include_interactive: options.includeInteractive ?? true,
+      include_anchors: options.includeAnchors ?? true,
+      max_anchors: options.maxAnchors ?? 50,
+    });
+  }
+}
+
+/** One browser session (a page with its own cookies and storage) on the server. */
+export class BrowserSession extends BrowserActions {
+  readonly sessionId: string;
+  protected readonly call: BrowserCall;
+  private readonly onClose: (session: BrowserSession) => void;
+  private closed = false;
+
+  constructor(sessionId: string, call: BrowserCall, onClose: (session: BrowserSession) => void = () => {}) {
+    super();
+    this.sessionId = sessionId;
+    this.call = call;
+    this.onClose = onClose;
+  }
+
+  protected async target(): Promise<string> {
+    return this.sessionId;
+  }
+
+  /** True until `close()`. */
+  get isActive(): boolean {
+    return !this.closed;
+  }
+
+  /** The server's view of the session (viewport, user agent, status). */
+  info(): Promise<BrowserSessionInfo> {
+    return this.call("GET", `/v1/browser/sessions/${encodeURIComponent(this.sessionId)}`, "Reading the browser session");
+  }
+
+  /** Closes the session on the server; closing twice is harmless. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.onClose(this);
+    await this.call("DELETE", `/v1/browser/sessions/${encodeURIComponent(this.sessionId)}`, "Closing the browser session");
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close().catch(() => undefined);
+  }
+}
+
+/**
+ * `runner.browser`: creates sessions, and offers every interaction as a shortcut on a default session
+ * that it creates on first use (`runner.browser.navigate(url)`).
+ */
+export class BrowserManager extends BrowserActions {
+  protected readonly call: BrowserCall;
+  private readonly open = new Set<BrowserSession>();
+  private defaultSession: Promise<BrowserSession> | undefined;
+
+  constructor(call: BrowserCall) {
+    super();
+    this.call = call;
+  }
+
+  /** Opens a new browser session. */
+  async createSession(options: BrowserSessionOptions = {}): Promise<BrowserSession> {
+    const created = await this.call<{ session_id: string }>("POST", "/v1/browser/sessions/", "Creating a browser session", {
+      viewport_width: options.viewportWidth ?? 1920,
+      viewport_height: options.viewportHeight ?? 1080,
+      user_agent: options.userAgent,
+    });
+    const session = new BrowserSession(created.session_id, this.call, (closed) => {
+      this.open.delete(closed);
+      if (this.defaultSession) void this.defaultSession.then((current) => current === closed && (this.defaultSession = undefined), () => undefined);
+    });
+    this.open.add(session);
+    return session;
+  }
+
+  /** Every browser session open on the server. */
+  async listSessions(): Promise<BrowserSessionInfo[]> {
+    const listed = await this.call<{ sessions: BrowserSessionInfo[] }>("GET", "/v1/browser/sessions/", "Listing browser sessions");
+    return listed.sessions;
+  }
+
+  /** The session the shortcuts use, created on first use. */
+  getDefaultSession(): Promise<BrowserSession> {
+    const pending = (this.defaultSession ??= this.createSession());
+    pending.catch(() => {
+      if (this.defaultSession === pending) this.defaultSession = undefined;
+    });
+    return pending;
+  }
+
+  protected async target(): Promise<string> {
+    return (await this.getDefaultSession()).sessionId;
+  }
+
+  /**
+   * Like the session's `extractContent`, but with a `url` and no default session yet it asks the server
+   * directly (the server opens the page itself), as the InstaVM SDK's local mode does.
+   */
+  override extractContent(options: ExtractContentOptions = {}): Promise<PageContent> {
+    if (options.url && !this.defaultSession) {
+      return this.call<PageContent>("POST", "/v1/browser/interactions/content", "Browser content", {
+        url: options.url,
+        include_interactive: options.includeInteractive ?? true,
+        include_anchors: options.includeAnchors ?? true,
+        max_anchors: options.maxAnchors ?? 50,
+      }, deadline(undefined));
+    }
+    return super.extractContent(options);
+  }
+
+  /** Closes the default session, if one was created. */
+  async close(): Promise<void> {
+    const pending = this.defaultSession;
+    this.defaultSession = undefined;
+    if (pending) await (await pending.catch(() => undefined))?.close();
+  }
+
+  /** Closes every session this manager opened (best effort). */
+  async closeAll(): Promise<void> {
+    this.defaultSession = undefined;
+    await Promise.all([...this.open].map((session) => session.close().catch(() => undefined)));
+  }
+}

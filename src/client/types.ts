@@ -1,0 +1,229 @@
+/**
+ * Types of the SDK's calls and results. Results keep the wire contract's field names
+ * (`stdout`, `execution_time`, `session_id`, ...) exactly as the server sends them — the same names the
+ * Python SDKs read — while method names and options are camelCase.
+ */
+
+export type Language = "python" | "bash" | "shell" | "sh";
+
+/** Options of `execute`, `executeAsync` and `executeStream`. */
+export interface ExecuteOptions {
+  /** `"python"` (default) runs in the session's Jupyter kernel; `"bash"`/`"shell"`/`"sh"` in its persistent shell. */
+  language?: Language;
+  /** Seconds before the run is interrupted (server default 30). */
+  timeout?: number;
+  /** Session to run in; defaults to the client's own session, started on first use. */
+  sessionId?: string;
+  /** Aborts the HTTP call (the run is interrupted when the server notices). */
+  signal?: AbortSignal;
+}
+
+/** A Python exception raised by the user's code. */
+export interface RunError {
+  ename: string;
+  evalue: string;
+  traceback: string[];
+}
+
+/** One rich output (`display_data` / `execute_result`) keyed by MIME type, e.g. `image/png` (base64). */
+export type RichResult = Record<string, unknown>;
+
+/** What `POST /execute` answers; also the final event of a stream. */
+export interface ExecutionResult {
+  stdout: string;
+  stderr: string;
+  /** Wall seconds. */
+  execution_time: number;
+  /** CPU seconds the run used, or null when unknowable. */
+  cpu_time: number | null;
+  session_id: string;
+  status: "ok" | "error" | "timeout";
+  error: RunError | null;
+  results: RichResult[];
+  truncated: boolean;
+  state_lost?: boolean;
+  exit_code?: number | null;
+  [extra: string]: unknown;
+}
+
+/** `POST /execute_async`. */
+export interface AsyncTask {
+  task_id: string;
+  status: string;
+  [extra: string]: unknown;
+}
+
+/** `GET /v1/executions/{task_id}`. */
+export interface TaskResult {
+  task_id: string;
+  status: string;
+  is_complete: boolean;
+  serialized_stdout: string;
+  serialized_stderr: string;
+  execution_time: number | null;
+  cpu_time: number | null;
+  created_at: string;
+  /** The full `/execute` result once complete, when the server includes it. */
+  result?: ExecutionResult | null;
+  [extra: string]: unknown;
+}
+
+export interface TaskWaitOptions {
+  /** Seconds between polls (default 0.25). */
+  pollInterval?: number;
+  /** Seconds to wait in all before `TimeoutError` (default 120). */
+  timeout?: number;
+  signal?: AbortSignal;
+}
+
+/** One event of `executeStream`. The last is always `{ type: "result" }` with the `/execute` object. */
+export type StreamEvent =
+  | { type: "stdout"; text: string }
+  | { type: "stderr"; text: string }
+  | { type: "display"; data: RichResult }
+  | { type: "result"; result: ExecutionResult }
+  | { type: "error"; detail: string; code: string };
+
+/** Options of `startSession` (the InstaVM session-create call). */
+export interface SessionOptions {
+  /** Environment variables set in the session's kernel and shell. */
+  env?: Record<string, string>;
+  metadata?: Record<string, unknown>;
+  /** Bounds the session's life. */
+  vmLifetimeSeconds?: number;
+  memoryMb?: number;
+  vcpuCount?: number;
+}
+
+/** `GET /v1/sessions/status/{id}`. */
+export interface SessionInfo {
+  session_id: string;
+  status: string;
+  vm_status: string;
+  [extra: string]: unknown;
+}
+
+/** `GET /v1/sessions/usage/{id}`. */
+export interface Usage {
+  session_id: string;
+  cpu_seconds: number | null;
+  memory_bytes: number | null;
+  executions: number;
+  uptime_seconds: number;
+  [extra: string]: unknown;
+}
+
+/** Content accepted by `uploadFile`: text, bytes, or a Blob/File. */
+export type UploadContent = string | Uint8Array | ArrayBuffer | Blob;
+
+export interface FileOptions {
+  sessionId?: string;
+  signal?: AbortSignal;
+}
+
+export interface UploadResult {
+  success: boolean;
+  path: string;
+  size: number;
+  [extra: string]: unknown;
+}
+
+/** `GET /files`: a directory of the sandbox's file area. */
+export interface FileListing {
+  path: string;
+  entries: { name: string; path: string; type: "file" | "directory" | "symlink" | "other"; size: number; modified_at: string }[];
+}
+
+/** A file read back from the sandbox. */
+export interface DownloadedFile {
+  filename: string;
+  size: number;
+  content: Uint8Array;
+  /** The content decoded as UTF-8. */
+  text(): string;
+}
+
+// ---- Browser ----
+
+export interface BrowserSessionOptions {
+  viewportWidth?: number;
+  viewportHeight?: number;
+  userAgent?: string;
+}
+
+export interface BrowserSessionInfo {
+  session_id: string;
+  viewport?: { width: number; height: number };
+  user_agent?: string | null;
+  status?: string;
+  [extra: string]: unknown;
+}
+
+/** Answer of a browser interaction (`navigate`, `click`, ...). */
+export interface BrowserActionResult {
+  success: boolean;
+  status?: string;
+  [extra: string]: unknown;
+}
+
+export interface NavigateResult extends BrowserActionResult {
+  url: string;
+  title: string;
+}
+
+/** Milliseconds, like the contract's browser timeouts. */
+export interface BrowserTimeoutOption {
+  timeout?: number;
+}
+
+export interface ClickOptions extends BrowserTimeoutOption {
+  force?: boolean;
+}
+
+export interface TypeOptions extends BrowserTimeoutOption {
+  /** Milliseconds between key presses (default 100 on the server). */
+  delay?: number;
+}
+
+export interface ScrollOptions {
+  selector?: string;
+  x?: number;
+  y?: number;
+}
+
+export type WaitCondition = "visible" | "hidden" | "load" | "networkidle";
+
+export interface WaitOptions extends BrowserTimeoutOption {
+  selector?: string;
+}
+
+export interface ScreenshotOptions {
+  fullPage?: boolean;
+  clip?: { x: number; y: number; width: number; height: number };
+  format?: "png" | "jpeg";
+  quality?: number;
+}
+
+export interface ExtractedElement {
+  tagName: string;
+  text: string;
+  [attribute: string]: unknown;
+}
+
+export interface ExtractContentOptions {
+  /** Navigate here first (the SDK's local mode calls `content` with a url and no session). */
+  url?: string;
+  includeInteractive?: boolean;
+  includeAnchors?: boolean;
+  maxAnchors?: number;
+}
+
+export interface PageContent {
+  url: string;
+  title: string;
+  readable_content: { title: string; byline: string | null; content: string; word_count: number; length: number; [extra: string]: unknown };
+  interactive_elements: { text: string; selector: string; interactive_type: string; [extra: string]: unknown }[];
+  content_anchors: { text: string; selector: string; length: number; [extra: string]: unknown }[];
+  extraction_time: number;
+  [extra: string]: unknown;
+}
