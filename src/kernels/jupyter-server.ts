@@ -40,8 +40,8 @@ export interface JupyterServerOptions {
   /** How long the server may take to answer after spawn. */
   startTimeoutMs: number;
   log: Logger;
-  /** Called after the server died unexpectedly and a new one is answering. */
-  onRestart?: () => void;
+  /** Called as soon as the server died unexpectedly (its kernels are gone with it); a restart follows. */
+  onDown?: () => void;
   /** Extra environment for the server and the kernels it starts. */
   env?: Record<string, string>;
 }
@@ -67,15 +67,21 @@ export class JupyterServer {
   private stderrTail: string[] = [];
   private restartTimer: Timer | undefined;
   private failures = 0;
+  private up = Promise.withResolvers<void>();
   settings: ServerConnection.ISettings | undefined;
   baseUrl = "";
   readonly token = crypto.randomUUID().replaceAll("-", "");
 
   constructor(private readonly options: JupyterServerOptions) {}
 
-  /** PID of the running server, if any. */
+  /** PID of the server while it is answering, else undefined. */
   get pid(): number | undefined {
-    return this.process?.exitCode === null ? this.process.pid : undefined;
+    return this.settings && this.process?.exitCode === null ? this.process.pid : undefined;
+  }
+
+  /** Resolves when the server answers (at once if it does now); rejects if it is being stopped. */
+  ready(): Promise<void> {
+    return this.up.promise;
   }
 
   /** Settings for `@jupyterlab/services`; throws while the server is down. */
@@ -129,14 +135,15 @@ export class JupyterServer {
     });
     void this.collectStderr(this.process);
     this.baseUrl = `http://127.0.0.1:${port}/`;
+    await this.waitUntilAnswering(this.options.startTimeoutMs);
     this.settings = ServerConnection.makeSettings({
       baseUrl: this.baseUrl,
       wsUrl: `ws://127.0.0.1:${port}/`,
       token: this.token,
       appendToken: true,
     });
-    await this.waitUntilAnswering(this.options.startTimeoutMs);
     this.failures = 0;
+    this.up.resolve();
     this.options.log.info(`Jupyter Server answering on ${this.baseUrl} (pid ${this.process.pid})`);
   }
 
@@ -178,7 +185,11 @@ export class JupyterServer {
 
   private onExit(code: number | null, signal: number | string | null): void {
     if (this.stopping) return;
-    this.settings = undefined;
+    if (this.settings) {
+      this.settings = undefined;
+      this.up = Promise.withResolvers<void>();
+      this.options.onDown?.();
+    }
     this.failures += 1;
     const delay = Math.min(200 * 2 ** (this.failures - 1), 10_000);
     this.options.log.warn(
@@ -188,7 +199,6 @@ export class JupyterServer {
       this.restartTimer = undefined;
       try {
         await this.start();
-        this.options.onRestart?.();
       } catch (error) {
         this.options.log.error(`Jupyter Server restart failed: ${messageOf(error)}`);
         this.onExit(null, null);
@@ -201,6 +211,8 @@ export class JupyterServer {
     this.stopping = true;
     clearTimeout(this.restartTimer);
     this.settings = undefined;
+    this.up.reject(new AppError("KERNEL_UNAVAILABLE", "CodeRunner is stopping."));
+    this.up.promise.catch(() => undefined);
     const proc = this.process;
     this.process = undefined;
     if (proc && proc.exitCode === null && !proc.signalCode) {

@@ -15,14 +15,25 @@ export class SerialQueue {
     return new Promise<T>((resolve, reject) => {
       const start = () => {
         this.busy = true;
-        job().then(resolve, reject).finally(() => {
-          this.busy = false;
-          this.waiting.shift()?.start();
-        });
+        job().then(
+          (value) => {
+            this.startNext();
+            resolve(value);
+          },
+          (error) => {
+            this.startNext();
+            reject(error);
+          },
+        );
       };
       if (this.busy) this.waiting.push({ start, reject });
       else start();
     });
+  }
+
+  private startNext(): void {
+    this.busy = false;
+    this.waiting.shift()?.start();
   }
 
   /** Rejects every job that has not started yet; the running one finishes. */

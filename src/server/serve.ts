@@ -43,13 +43,19 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     rootDir: config.workspace,
     startTimeoutMs: config.jupyterStartTimeoutSeconds * 1000,
     log,
-    onRestart: () => {
+    onDown: () => {
       sessions?.dropKernels("Jupyter Server had to be restarted; the session's Python state was lost.");
       pool?.reset();
     },
   });
   await jupyter.start();
-  pool = new KernelPool({ factory: { start: () => PythonKernel.start(jupyter.serverSettings) }, size: config.kernelPoolSize, log });
+  const factory = {
+    start: async () => {
+      await jupyter.ready();
+      return PythonKernel.start(jupyter.serverSettings);
+    },
+  };
+  pool = new KernelPool({ factory, size: config.kernelPoolSize, log });
   sessions = new SessionStore({
     pool,
     workspace: config.workspace,

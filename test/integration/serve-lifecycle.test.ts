@@ -1,0 +1,67 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { findProcesses, isAlive } from "../../src/kernels/proc-stats";
+import { startServeProcess, type ServeProcess, waitFor } from "../helpers/serve-process";
+import { startTestServer } from "../helpers/server";
+
+const CLI = [process.execPath, `${import.meta.dir}/../../src/cli.ts`];
+const started: ServeProcess[] = [];
+afterAll(async () => {
+  for (const server of started) await server.cleanup();
+});
+
+/** Jupyter Server and kernel processes that belong to a serve process (found by its workspace path). */
+async function childrenOf(server: ServeProcess) {
+  const status = await server.post("/execute", { command: "import os\nprint(os.getpid(), os.getppid())" });
+  const [kernelPid, jupyterPid] = status.stdout.trim().split(" ").map(Number);
+  return { kernelPid: kernelPid!, jupyterPid: jupyterPid! };
+}
+
+describe("coderunner serve as a process", () => {
+  test("SIGTERM stops Jupyter Server and every kernel: no orphan is left", async () => {
+    const server = await startServeProcess(CLI);
+    started.push(server);
+    const { kernelPid, jupyterPid } = await childrenOf(server);
+    expect(isAlive(kernelPid)).toBe(true);
+    expect(findProcesses(server.workspace).length).toBeGreaterThan(0);
+    server.proc.kill("SIGTERM");
+    expect(await server.proc.exited).toBe(0);
+    await waitFor(() => !isAlive(kernelPid) && !isAlive(jupyterPid), "kernel and Jupyter to end", 10_000);
+  });
+
+  test("SIGINT does the same", async () => {
+    const server = await startServeProcess(CLI);
+    started.push(server);
+    const { kernelPid, jupyterPid } = await childrenOf(server);
+    server.proc.kill("SIGINT");
+    expect(await server.proc.exited).toBe(0);
+    await waitFor(() => !isAlive(kernelPid) && !isAlive(jupyterPid), "kernel and Jupyter to end", 10_000);
+  });
+
+  test("even a SIGKILLed CodeRunner leaves nothing behind: Jupyter watches its parent, kernels theirs", async () => {
+    const server = await startServeProcess(CLI);
+    started.push(server);
+    const { kernelPid, jupyterPid } = await childrenOf(server);
+    server.proc.kill("SIGKILL");
+    await server.proc.exited;
+    await waitFor(() => !isAlive(jupyterPid), "Jupyter Server to notice its parent died", 10_000);
+    await waitFor(() => !isAlive(kernelPid), "the kernel to notice Jupyter died", 15_000);
+  });
+});
+
+describe("Jupyter Server dying", () => {
+  test("is restarted; sessions get fresh kernels and are told their state was lost", async () => {
+    await using server = await startTestServer();
+    const first = await server.call("POST", "/execute", { command: "kept = 1\nprint('before')" });
+    expect(first.body.stdout).toBe("before\n");
+    const oldPid = server.jupyter.pid!;
+    process.kill(oldPid, "SIGKILL");
+    await waitFor(() => server.jupyter.pid !== undefined && server.jupyter.pid !== oldPid, "Jupyter Server to be restarted", 30_000);
+    const after = await server.call("POST", "/execute", { command: "print('kept' in globals())" });
+    expect(after.status).toBe(200);
+    expect(after.body.stdout).toBe("False\n");
+    expect(after.body.state_lost).toBe(true);
+    expect(after.body.stderr).toContain("Jupyter Server had to be restarted");
+    const health = await server.call("GET", "/health");
+    expect(health.body.kernels.jupyter).toBe("running");
+  });
+});
