@@ -42,6 +42,7 @@ export interface BrowserManagerOptions {
 }
 
 const GONE_REMEMBERED = 1000;
+const CRASHED = "Chromium exited unexpectedly.";
 
 /**
  * Owns the one Chromium process and the browser sessions in it. Chromium is launched lazily by the
@@ -117,7 +118,12 @@ export class BrowserManager {
       const session = new BrowserSession(id, context, page, options, this.clock());
       page.on("crash", () => this.markGone(session, "Its page crashed (out of memory, or a renderer failure)."));
       page.on("close", () => {
-        if (this.sessions.get(id) === session) this.markGone(session, "Its page was closed.");
+        if (this.sessions.get(id) !== session) return; // closed by us
+        // When Chromium dies, pages report their close just before the browser reports its
+        // disconnect; wait a moment so the session is marked with the real cause.
+        setTimeout(() => {
+          if (this.sessions.get(id) === session) this.markGone(session, browser.isConnected() ? "Its page was closed (by the page itself or a renderer failure)." : CRASHED);
+        }, 100).unref?.();
       });
       if (this.stopped) {
         await context.close().catch(() => undefined);
@@ -274,7 +280,7 @@ export class BrowserManager {
     this.browser = undefined;
     this.crashes++;
     this.options.log.warn(`Chromium exited unexpectedly; ${this.sessions.size} browser session(s) lost. The next session starts a new Chromium.`);
-    for (const session of [...this.sessions.values()]) this.markGone(session, "Chromium exited unexpectedly.");
+    for (const session of [...this.sessions.values()]) this.markGone(session, CRASHED);
   }
 
   private markGone(session: BrowserSession, reason: string): void {
