@@ -1,0 +1,167 @@
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BrowserSessionError, CodeRunner, ElementNotFoundError, InvalidRequestError, TimeoutError } from "../../src/client/index";
+import { loadConfig } from "../../src/config";
+import { silentLogger } from "../../src/log";
+import { type RunningServer, startServer } from "../../src/server/serve";
+
+/** The SDK's browser objects against a real server driving real Chromium, on pages served here. */
+
+setDefaultTimeout(60_000);
+
+const html = (title: string, body: string) => `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head><body>${body}</body></html>`;
+const PAGES: Record<string, (url: URL) => string> = {
+  "/": () =>
+    html(
+      "Home",
+      `<h1>Welcome home</h1>
+       <p class="intro">CodeRunner drives this page from the TypeScript SDK, through the REST API, into a real Chromium.</p>
+       <a id="next" href="/form">Go to the form</a>
+       <div style="height:3000px"></div><p id="bottom">Bottom of the page</p>`,
+    ),
+  "/form": () =>
+    html(
+      "Form",
+      `<form action="/done"><input id="name" name="name"><input id="note" name="note"><button id="send" type="submit">Send</button></form>
+       <button id="reveal" onclick="setTimeout(() => document.getElementById('late').style.display = 'block', 200)">Reveal</button>
+       <p id="late" style="display:none">Revealed</p>`,
+    ),
+  "/done": (url) => html("Done", `<p id="greeting">Hello, ${url.searchParams.get("name")}! ${url.searchParams.get("note")}</p>`),
+};
+
+let pages: ReturnType<typeof Bun.serve>;
+let base: string;
+let server: RunningServer;
+let workspace: string;
+let runner: CodeRunner;
+
+beforeAll(async () => {
+  pages = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch(request) {
+      const url = new URL(request.url);
+      const render = PAGES[url.pathname];
+      return render ? new Response(render(url), { headers: { "content-type": "text/html; charset=utf-8" } }) : new Response("missing", { status: 404 });
+    },
+  });
+  base = `http://127.0.0.1:${pages.port}`;
+  workspace = mkdtempSync(join(tmpdir(), "coderunner-client-browser-"));
+  server = await startServer(loadConfig({}, { port: 0, workspace, kernelPoolSize: 0 }), silentLogger);
+  runner = new CodeRunner({ baseURL: server.url, autoStart: false });
+});
+
+afterAll(async () => {
+  await runner?.close();
+  await server?.stop();
+  pages?.stop(true);
+  rmSync(workspace, { recursive: true, force: true });
+});
+
+describe("browser sessions", () => {
+  test("the seed's flow: create, navigate, click, screenshot, extract, close", async () => {
+    const browser = await runner.browser.createSession({ viewportWidth: 800, viewportHeight: 600 });
+    expect(browser.sessionId).toBeString();
+    const info = await browser.info();
+    expect(info.viewport).toEqual({ width: 800, height: 600 });
+
+    const navigated = await browser.navigate(`${base}/`);
+    expect(navigated.title).toBe("Home");
+    expect(navigated.success).toBe(true);
+    await browser.click("#next");
+    await browser.waitFor("visible", { selector: "#send" });
+    const screenshot = await browser.screenshot({ fullPage: false });
+    expect(Buffer.from(screenshot, "base64").subarray(1, 4).toString()).toBe("PNG");
+    const elements = await browser.extractElements("#send", ["id", "type"]);
+    expect(elements).toHaveLength(1);
+    expect(elements[0]).toMatchObject({ tagName: "button", text: "Send", id: "send", type: "submit" });
+
+    await browser.close();
+    expect(browser.isActive).toBe(false);
+    const after = await browser.info().catch((e) => e);
+    expect(after).toBeInstanceOf(BrowserSessionError);
+    expect(after.status).toBe(404);
+  });
+
+  test("type, fill, click submit the form; waitFor sees a late element", async () => {
+    await using browser = await runner.browser.createSession();
+    await browser.navigate(`${base}/form`);
+    await browser.type("#name", "Ada", { delay: 5 });
+    await browser.fill("#note", "filled");
+    await browser.click("#reveal");
+    const waited = await browser.waitFor("visible", { selector: "#late", timeout: 5000 });
+    expect(waited.success).toBe(true);
+    await browser.click("#send");
+    await browser.waitFor("visible", { selector: "#greeting" });
+    const [greeting] = await browser.extractElements("#greeting");
+    expect(greeting!.text).toBe("Hello, Ada! filled");
+  });
+
+  test("scroll and extractContent give readable text and selectors usable in click", async () => {
+    await using browser = await runner.browser.createSession();
+    await browser.navigate(`${base}/`);
+    expect((await browser.scroll({ selector: "#bottom" })).success).toBe(true);
+    const content = await browser.extractContent();
+    expect(content.title).toBe("Home");
+    expect(content.readable_content.content).toContain("CodeRunner drives this page");
+    const link = content.interactive_elements.find((element) => element.text.includes("Go to the form"));
+    expect(link).toBeDefined();
+    await browser.click(link!.selector);
+    await browser.waitFor("visible", { selector: "#send" });
+    expect((await browser.extractElements("title"))[0]?.text).toBe("Form");
+  });
+
+  test("typed errors: missing element, wait timeout, bad URL", async () => {
+    await using browser = await runner.browser.createSession();
+    await browser.navigate(`${base}/form`);
+    const missing = await browser.click("#does-not-exist", { timeout: 500 }).catch((e) => e);
+    expect(missing).toBeInstanceOf(ElementNotFoundError);
+    expect(missing.code).toBe("ELEMENT_NOT_FOUND");
+    const late = await browser.waitFor("visible", { selector: "#late", timeout: 300 }).catch((e) => e);
+    expect(late).toBeInstanceOf(TimeoutError);
+    expect(late.status).toBe(408);
+    const bad = await browser.navigate("file:///etc/passwd").catch((e) => e);
+    expect(bad).toBeInstanceOf(InvalidRequestError);
+    expect(bad.code).toBe("INVALID_URL");
+  });
+});
+
+describe("the manager's default-session shortcuts", () => {
+  test("browser.navigate / extractElements / extractContent create and reuse one default session", async () => {
+    await using local = new CodeRunner({ baseURL: server.url, autoStart: false });
+    const before = (await local.browser.listSessions()).length;
+    const navigated = await local.browser.navigate(`${base}/`);
+    expect(navigated.title).toBe("Home");
+    const [heading] = await local.browser.extractElements("h1");
+    expect(heading!.text).toBe("Welcome home");
+    const content = await local.browser.extractContent();
+    expect(content.url).toBe(`${base}/`);
+    expect((await local.browser.listSessions()).length).toBe(before + 1);
+    await local.browser.close();
+    expect((await local.browser.listSessions()).length).toBe(before);
+  });
+
+  test("extractContent with a url and no session asks the server directly", async () => {
+    const local = new CodeRunner({ baseURL: server.url, autoStart: false });
+    const content = await local.browser.extractContent({ url: `${base}/` });
+    expect(content.title).toBe("Home");
+    expect(content.readable_content.content).toContain("real Chromium");
+  });
+
+  test("`await using` closes every browser session the client opened", async () => {
+    let ids: string[];
+    {
+      await using local = new CodeRunner({ baseURL: server.url, autoStart: false });
+      const one = await local.browser.createSession();
+      await local.browser.navigate(`${base}/`);
+      const fallback = await local.browser.getDefaultSession();
+      ids = [one.sessionId, fallback.sessionId];
+      const open = (await local.browser.listSessions()).map((session) => session.session_id);
+      expect(open).toEqual(expect.arrayContaining(ids));
+    }
+    const open = (await runner.browser.listSessions()).map((session) => session.session_id);
+    for (const id of ids) expect(open).not.toContain(id);
+  });
+});
