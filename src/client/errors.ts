@@ -48,6 +48,8 @@ export class FileError extends CodeRunnerError {}
 export class BrowserError extends CodeRunnerError {}
 /** Unknown or closed browser session, or the browser is unavailable. */
 export class BrowserSessionError extends BrowserError {}
+/** A page that could not be loaded (DNS, refused connection, TLS) — the server answers 502. */
+export class BrowserNavigationError extends BrowserError {}
 /** A selector that matched nothing. */
 export class ElementNotFoundError extends BrowserError {}
 /** A wait, navigation or call that ran out of time (408, or the client's own deadline). */
@@ -72,6 +74,7 @@ export const ERROR_CLASSES: Partial<Record<ErrorCode, ErrorClass>> = {
   INVALID_REQUEST: InvalidRequestError,
   INVALID_URL: InvalidRequestError,
   INVALID_CONDITION: InvalidRequestError,
+  INVALID_SELECTOR: InvalidRequestError,
   VALIDATION_ERROR: InvalidRequestError,
   PAYLOAD_TOO_LARGE: InvalidRequestError,
   UNSUPPORTED_MEDIA_TYPE: InvalidRequestError,
@@ -86,8 +89,11 @@ export const ERROR_CLASSES: Partial<Record<ErrorCode, ErrorClass>> = {
   BROWSER_SESSION_NOT_FOUND: BrowserSessionError,
   BROWSER_UNAVAILABLE: BrowserSessionError,
   ELEMENT_NOT_FOUND: ElementNotFoundError,
+  BROWSER_ERROR: BrowserError,
+  NAVIGATION_FAILED: BrowserNavigationError,
   TIMEOUT: TimeoutError,
   TOO_MANY_SESSIONS: RateLimitError,
+  TOO_MANY_TASKS: RateLimitError,
   DOCKER_UNAVAILABLE: ContainerError,
 };
 
