@@ -21,7 +21,7 @@ describe("HTTPTransport", () => {
       baseURL: "http://server",
       fetch: (_url, init) => new Promise((_, reject) => init!.signal!.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")))),
     });
-    const error = await transport.json("GET", "/slow", { what: "Waiting", timeoutMs: 20 }).catch((e) => e);
+    const error: any = await transport.json("GET", "/slow", { what: "Waiting", timeoutMs: 20 }).catch((e) => e);
     expect(error).toBeInstanceOf(TimeoutError);
     expect(error.message).toContain("Waiting took longer than 20 ms");
   });
@@ -34,21 +34,21 @@ describe("HTTPTransport", () => {
     const controller = new AbortController();
     const pending = transport.json("GET", "/slow", { what: "x", timeoutMs: 10_000, signal: controller.signal }).catch((e) => e);
     controller.abort();
-    const error = await pending;
+    const error: any = await pending;
     expect(error).not.toBeInstanceOf(CodeRunnerError);
     expect(error.name).toBe("AbortError");
   });
 
   test("connection failures are NetworkError naming the server", async () => {
     const transport = new HTTPTransport({ baseURL: "http://server:1", fetch: async () => { throw new TypeError("fetch failed"); } });
-    const error = await transport.json("GET", "/x", { what: "Reading" }).catch((e) => e);
+    const error: any = await transport.json("GET", "/x", { what: "Reading" }).catch((e) => e);
     expect(error).toBeInstanceOf(NetworkError);
     expect(error.message).toBe("Reading: cannot connect to http://server:1 (fetch failed).");
   });
 
   test("a 2xx that is not JSON is INVALID_RESPONSE", async () => {
     const transport = new HTTPTransport({ baseURL: "http://server", fetch: async () => new Response("<html>proxy login</html>") });
-    const error = await transport.json("GET", "/x", { what: "Reading" }).catch((e) => e);
+    const error: any = await transport.json("GET", "/x", { what: "Reading" }).catch((e) => e);
     expect(error).toBeInstanceOf(CodeRunnerError);
     expect(error.code).toBe("INVALID_RESPONSE");
   });
