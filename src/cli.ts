@@ -1,5 +1,6 @@
 #!/usr/bin/env bun
 import { ConfigError, describeSettings, loadConfig } from "./config";
+import { CONTAINER_COMMANDS } from "./docker/commands";
 import { messageOf } from "./errors";
 import { createLogger } from "./log";
 import { startServer } from "./server/serve";
@@ -8,6 +9,13 @@ import { VERSION } from "./version";
 const HELP = `coderunner ${VERSION} — a local code sandbox for AI agents
 
 Usage:
+  coderunner              Bring the sandbox container up and serve its API on 127.0.0.1:8223 (Ctrl-C stops
+                          serving; the container keeps running)
+  coderunner up [--rebuild]  Build the image if needed, create or resume the container, wait until it answers
+  coderunner down [--rm]  Stop the container (--rm also removes it and the files inside it)
+  coderunner status       Docker Engine, image and container state (--json for a machine-readable report)
+  coderunner logs [-f] [--tail N]  The container's log
+  coderunner build        Rebuild the image from the Dockerfile embedded in this binary
   coderunner serve        Run the REST server, Jupyter kernels and the browser here (the container's entrypoint)
   coderunner --version    Print the version
   coderunner --help       Show this help
@@ -18,7 +26,7 @@ ${describeSettings()}
 
 /** Commands beyond `serve`, registered by the container layer (up, down, status, logs, host mode). */
 export type Command = (args: string[]) => Promise<number>;
-export const COMMANDS: Record<string, Command> = {};
+export const COMMANDS: Record<string, Command> = { ...CONTAINER_COMMANDS };
 
 async function serve(): Promise<number> {
   const config = loadConfig();
@@ -53,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === "serve") return serve();
-  const handler = COMMANDS[command ?? ""];
+  const handler = COMMANDS[command ?? "host"];
   if (handler) return handler(rest);
   console.error(command ? `Unknown command: ${command}\n\n${HELP}` : HELP);
   return 2;

@@ -1,0 +1,74 @@
+/** The parts of the Engine API's objects (v1.41) that CodeRunner reads or sends. */
+export interface PortBinding {
+  HostIp: string;
+  HostPort: string;
+}
+
+export interface HostConfig {
+  PortBindings?: Record<string, PortBinding[]>;
+  RestartPolicy?: { Name: "" | "no" | "always" | "unless-stopped" | "on-failure"; MaximumRetryCount?: number };
+  Memory?: number;
+  MemorySwap?: number;
+  NanoCpus?: number;
+  PidsLimit?: number;
+  CapDrop?: string[];
+  CapAdd?: string[];
+  SecurityOpt?: string[];
+  ShmSize?: number;
+  ReadonlyRootfs?: boolean;
+  Init?: boolean;
+}
+
+export interface ContainerCreateBody {
+  Image: string;
+  Cmd?: string[];
+  Env?: string[];
+  Labels?: Record<string, string>;
+  ExposedPorts?: Record<string, Record<string, never>>;
+  User?: string;
+  Tty?: boolean;
+  HostConfig?: HostConfig;
+}
+
+export interface ContainerState {
+  Status: "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead";
+  Running: boolean;
+  Paused: boolean;
+  Restarting: boolean;
+  OOMKilled: boolean;
+  Pid: number;
+  ExitCode: number;
+  Error: string;
+  StartedAt: string;
+  FinishedAt: string;
+  Health?: { Status: "starting" | "healthy" | "unhealthy" | "none"; FailingStreak: number };
+}
+
+export interface ContainerInspect {
+  Id: string;
+  Name: string;
+  Image: string;
+  Created: string;
+  RestartCount: number;
+  State: ContainerState;
+  Config: { Image: string; Env: string[] | null; Labels: Record<string, string> | null; Tty: boolean; User: string };
+  HostConfig: HostConfig;
+  NetworkSettings: { Ports: Record<string, PortBinding[] | null> | null };
+}
+
+export interface ContainerSummary {
+  Id: string;
+  Names: string[];
+  Image: string;
+  State: string;
+  Status: string;
+  Labels: Record<string, string>;
+}
+
+export interface ImageInspect {
+  Id: string;
+  RepoTags: string[] | null;
+  Created: string;
+  Size: number;
+  Config: { Labels: Record<string, string> | null } | null;
+}
