@@ -7,6 +7,11 @@ export interface KernelPoolOptions {
   /** Idle kernels kept warm. */
   size: number;
   log: Logger;
+  /**
+   * How long after handing out a kernel the pool starts its replacement. Starting a kernel takes a
+   * CPU-second; waiting a moment keeps it from competing with the new session's first runs.
+   */
+  refillDelayMs?: number;
 }
 
 /**
@@ -20,6 +25,7 @@ export class KernelPool {
   private failures = 0;
   private retryTimer: Timer | undefined;
   private readonly waiters = new Set<Promise<unknown>>();
+  private refillTimer: Timer | undefined;
 
   constructor(private readonly options: KernelPoolOptions) {}
 
@@ -35,7 +41,7 @@ export class KernelPool {
 
   /** Resolves once the pool holds its full number of idle kernels (or stops trying). */
   async warm(): Promise<void> {
-    while (this.running && this.idle.length < this.options.size && (this.starting > 0 || this.retryTimer)) {
+    while (this.running && this.idle.length < this.options.size && (this.starting > 0 || this.retryTimer || this.refillTimer)) {
       await Promise.race([...this.waiters, Bun.sleep(50)]);
     }
   }
@@ -45,13 +51,22 @@ export class KernelPool {
     while (this.idle.length > 0) {
       const kernel = this.idle.shift()!;
       if (kernel.usable) {
-        this.refill();
+        this.refillSoon();
         return kernel;
       }
       void kernel.shutdown();
     }
     this.refill();
     return this.options.factory.start();
+  }
+
+  private refillSoon(): void {
+    const delay = this.options.refillDelayMs ?? 250;
+    if (delay <= 0) return this.refill();
+    this.refillTimer ??= setTimeout(() => {
+      this.refillTimer = undefined;
+      this.refill();
+    }, delay);
   }
 
   private refill(): void {
@@ -95,6 +110,7 @@ export class KernelPool {
 
   async stop(): Promise<void> {
     this.running = false;
+    clearTimeout(this.refillTimer);
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     await Promise.allSettled([...this.waiters]);

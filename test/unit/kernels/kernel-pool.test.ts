@@ -1,0 +1,89 @@
+import { describe, expect, test } from "bun:test";
+import { KernelPool } from "../../../src/kernels/kernel-pool";
+import type { PythonKernel } from "../../../src/kernels/python-kernel";
+import { silentLogger } from "../../../src/log";
+
+function fakeFactory(options: { failFirst?: number } = {}) {
+  let started = 0;
+  let failures = options.failFirst ?? 0;
+  const kernels: { id: number; usable: boolean; shutdowns: number; shutdown(): Promise<void> }[] = [];
+  return {
+    kernels,
+    get started() {
+      return started;
+    },
+    async start() {
+      started++;
+      if (failures > 0) {
+        failures--;
+        throw new Error("no kernel today");
+      }
+      const kernel = { id: started, usable: true, shutdowns: 0, async shutdown() { this.shutdowns++; } };
+      kernels.push(kernel);
+      return kernel as unknown as PythonKernel;
+    },
+  };
+}
+
+describe("KernelPool", () => {
+  test("keeps `size` kernels warm and hands them out, then refills", async () => {
+    const factory = fakeFactory();
+    const pool = new KernelPool({ factory, size: 2, log: silentLogger, refillDelayMs: 0 });
+    pool.start();
+    await pool.warm();
+    expect(pool.available).toBe(2);
+    const kernel = await pool.acquire();
+    expect(kernel as unknown).toBe(factory.kernels[0]);
+    await pool.warm();
+    expect(pool.available).toBe(2);
+    expect(factory.started).toBe(3);
+    await pool.stop();
+    expect(factory.kernels.slice(1).every((k) => k.shutdowns === 1)).toBe(true);
+    expect(factory.kernels[0]!.shutdowns).toBe(0); // handed out: its session owns it
+  });
+
+  test("with an empty pool, acquire starts a kernel on demand", async () => {
+    const factory = fakeFactory();
+    const pool = new KernelPool({ factory, size: 0, log: silentLogger });
+    pool.start();
+    const kernel = await pool.acquire();
+    expect(kernel).toBeDefined();
+    expect(factory.started).toBe(1);
+    await pool.stop();
+  });
+
+  test("a kernel that died while idle is skipped and shut down", async () => {
+    const factory = fakeFactory();
+    const pool = new KernelPool({ factory, size: 2, log: silentLogger, refillDelayMs: 0 });
+    pool.start();
+    await pool.warm();
+    factory.kernels[0]!.usable = false;
+    const kernel = await pool.acquire();
+    expect(kernel as unknown).toBe(factory.kernels[1]);
+    expect(factory.kernels[0]!.shutdowns).toBe(1);
+    await pool.stop();
+  });
+
+  test("failures to start are retried with backoff, and the pool still fills", async () => {
+    const factory = fakeFactory({ failFirst: 1 });
+    const pool = new KernelPool({ factory, size: 1, log: silentLogger });
+    pool.start();
+    await pool.warm();
+    expect(pool.available).toBe(1);
+    expect(factory.started).toBe(2);
+    await pool.stop();
+  });
+
+  test("refill waits a moment after a hand-out so the new session's first runs are not slowed", async () => {
+    const factory = fakeFactory();
+    const pool = new KernelPool({ factory, size: 1, log: silentLogger, refillDelayMs: 50 });
+    pool.start();
+    await pool.warm();
+    await pool.acquire();
+    expect(factory.started).toBe(1);
+    await pool.warm();
+    expect(factory.started).toBe(2);
+    expect(pool.available).toBe(1);
+    await pool.stop();
+  });
+});
