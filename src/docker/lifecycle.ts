@@ -49,6 +49,12 @@ export interface StatusReport {
   };
 }
 
+/** True when two image IDs (full `sha256:…` or short) name the same image. */
+export function sameImage(a: string, b: string): boolean {
+  const [x, y] = [a, b].map((id) => id.replace(/^sha256:/, ""));
+  return x!.length >= y!.length ? x!.startsWith(y!) : y!.startsWith(x!);
+}
+
 /** Turns an Engine failure into the error a user sees; AppErrors pass through. */
 export function dockerFailure(error: unknown, doing: string): AppError {
   if (error instanceof AppError) return error;
@@ -135,7 +141,7 @@ export class ContainerManager {
       let info = await this.docker.inspectContainer(this.settings.name);
       if (options.rebuild) {
         const imageID = await this.buildImage(say);
-        if (info && info.Image !== imageID) {
+        if (info && !sameImage(info.Image, imageID)) {
           say(`Replacing container ${this.settings.name} with one of the new image (files inside it are lost) ...`);
           await this.docker.removeContainer(info.Id, { force: true });
           info = undefined;
@@ -191,6 +197,7 @@ export class ContainerManager {
     const binary = await binaryForImage(say);
     const started = performance.now();
     const recent: string[] = [];
+    const previous = await this.docker.inspectImage(this.settings.image);
     try {
       say(`Building image ${this.settings.image} (the first build downloads Debian packages: a few minutes) ...`);
       const id = await this.docker.buildImage(contextTar(binary.path), {
@@ -203,6 +210,8 @@ export class ContainerManager {
         },
       });
       say(`Built image ${this.settings.image} in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
+      // The build moved the tag: drop the image it left untagged, unless a container still uses it.
+      if (previous && !sameImage(previous.Id, id)) await this.docker.removeImage(previous.Id).catch(() => false);
       return id;
     } catch (error) {
       if (error instanceof DockerStreamError) {
