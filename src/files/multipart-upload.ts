@@ -1,4 +1,4 @@
-import { createWriteStream, mkdirSync, rmSync } from "node:fs";
+import { createWriteStream, mkdirSync, rmSync, type WriteStream } from "node:fs";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import busboy from "busboy";
@@ -70,7 +70,8 @@ export async function receiveMultipart(request: Request, options: ReceiveOptions
   } catch (error) {
     throw new AppError("INVALID_REQUEST", `The multipart body cannot be read: ${(error as Error).message}.`);
   }
-  const active = new Set<NodeJS.ReadableStream & { destroy(): void }>();
+  /** Disk writes in progress, ended by force when the upload fails (busboy may never end their source). */
+  const active = new Set<WriteStream>();
   let onFailure: () => void = () => undefined;
   const failed = new Promise<void>((resolve) => (onFailure = resolve));
   const fail = (error: unknown) => {
@@ -84,8 +85,6 @@ export async function receiveMultipart(request: Request, options: ReceiveOptions
     const staged = join(options.stagingDir, `${crypto.randomUUID()}.part`);
     const file: StagedFile = { field, filename: info.filename ?? "", staged, size: 0 };
     files.push(file);
-    active.add(stream);
-    stream.once("close", () => active.delete(stream));
     stream.on("data", (chunk: Buffer) => {
       file.size += chunk.length;
       total += chunk.length;
@@ -98,7 +97,13 @@ export async function receiveMultipart(request: Request, options: ReceiveOptions
       fail(tooLarge(options.limitBytes));
       stream.destroy();
     });
-    writes.push(pipeline(stream, createWriteStream(staged)).catch((error) => fail(error)));
+    const sink = createWriteStream(staged);
+    active.add(sink);
+    writes.push(
+      pipeline(stream, sink)
+        .catch((error) => fail(error))
+        .finally(() => active.delete(sink)),
+    );
   });
   const parsed = new Promise<void>((resolve, reject) => {
     parser.on("close", resolve);
@@ -122,7 +127,7 @@ export async function receiveMultipart(request: Request, options: ReceiveOptions
     }
     if (failure) {
       await reader.cancel().catch(() => undefined);
-      for (const stream of active) stream.destroy();
+      for (const sink of active) sink.destroy(new Error("upload abandoned"));
     }
     await Promise.all(writes);
   } catch (error) {

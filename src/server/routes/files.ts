@@ -81,7 +81,8 @@ export function fileRoutes(options: FileRoutesOptions) {
         }
       },
       {
-        parse: "none",
+        // A parser that leaves the body unread, so busboy can stream it (Elysia would buffer it with formData()).
+        parse: () => ({}),
         response: { 200: Uploaded, ...errors(400, 404, 413, 415, 422) },
         detail: {
           tags: ["Files"],

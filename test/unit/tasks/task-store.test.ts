@@ -99,7 +99,7 @@ describe("TaskStore", () => {
   test("past the byte budget the oldest finished tasks are dropped early", () => {
     const { tasks } = store({ maxBytes: 10_000 });
     const big = "x".repeat(4000);
-    const ids = [];
+    const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
       const task = tasks.create("s", "python");
       tasks.complete(task, result({ stdout: big }));
