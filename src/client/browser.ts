@@ -130,6 +130,10 @@ export class BrowserSession extends BrowserActions {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close().catch(() => undefined);
   }
+
+  toJSON(): { session_id: string } {
+    return { session_id: this.sessionId };
+  }
 }
 
 /**
