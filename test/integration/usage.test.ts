@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startTestServer } from "../helpers/server";
+
+let server: Awaited<ReturnType<typeof startTestServer>>;
+
+beforeAll(async () => {
+  server = await startTestServer({ kernelPoolSize: 1 });
+}, 60_000);
+
+afterAll(async () => {
+  await server?.stop();
+}, 30_000);
+
+const usage = async (id: string) => {
+  const { status, body } = await server.call("GET", `/v1/sessions/usage/${id}`);
+  expect(status).toBe(200);
+  return body;
+};
+
+describe("GET /v1/sessions/usage/{id} reports real figures", () => {
+  test("cpu_seconds grows after a CPU-heavy run, memory_bytes after allocating ~100 MB, executions count runs", async () => {
+    const id = (await server.call("POST", "/v1/sessions/session", {})).body.session_id;
+    const before = await usage(id);
+    expect(before.kernel.pid).toBeGreaterThan(0);
+    expect(before.cpu_seconds).toBeGreaterThanOrEqual(0);
+    expect(before.memory_bytes).toBeGreaterThan(1024 * 1024);
+    expect(before.executions).toBe(0);
+
+    const burn = await server.call("POST", "/execute", {
+      command: "import time\nend = time.process_time() + 1.0\nwhile time.process_time() < end: pass",
+      session_id: id,
+    });
+    expect(burn.body.status).toBe("ok");
+    const afterCPU = await usage(id);
+    expect(afterCPU.cpu_seconds - before.cpu_seconds).toBeGreaterThanOrEqual(0.9);
+    expect(afterCPU.executions).toBe(1);
+
+    await server.call("POST", "/execute", { command: "blob = bytearray(100 * 1024 * 1024)\nblob[::4096] = b'x' * len(blob[::4096])", session_id: id });
+    const afterMemory = await usage(id);
+    expect(afterMemory.memory_bytes - afterCPU.memory_bytes).toBeGreaterThanOrEqual(90 * 1024 * 1024);
+    expect(afterMemory.executions).toBe(2);
+    expect(afterMemory.uptime_seconds).toBeGreaterThan(before.uptime_seconds);
+
+    await server.call("POST", "/execute", { command: "del blob; import gc; gc.collect()", session_id: id });
+    const afterFree = await usage(id);
+    expect(afterMemory.memory_bytes - afterFree.memory_bytes).toBeGreaterThanOrEqual(90 * 1024 * 1024);
+  }, 60_000);
+
+  test("the shell's figures are included once it runs", async () => {
+    const id = (await server.call("POST", "/v1/sessions/session", {})).body.session_id;
+    expect((await usage(id)).shell.pid).toBeNull();
+    await server.call("POST", "/execute", { command: "echo hi", language: "bash", session_id: id });
+    const after = await usage(id);
+    expect(after.shell.pid).toBeGreaterThan(0);
+    expect(after.shell.memory_bytes).toBeGreaterThan(0);
+    expect(after.memory_bytes).toBe(after.kernel.memory_bytes + after.shell.memory_bytes);
+  }, 30_000);
+
+  test("unknown session: 404", async () => {
+    const { status, body } = await server.call("GET", "/v1/sessions/usage/no-such-session");
+    expect(status).toBe(404);
+    expect(body.code).toBe("SESSION_NOT_FOUND");
+  });
+});
