@@ -1,5 +1,6 @@
 import { runsAndFilesFeature } from "../tasks/feature";
 import { browserFeature } from "../browser/feature";
+import { mcpFeature } from "../mcp/feature";
 import type { FeatureFactory } from "./feature";
 
 /**
@@ -9,4 +10,5 @@ import type { FeatureFactory } from "./feature";
 export const FEATURES: FeatureFactory[] = [
   runsAndFilesFeature,
   browserFeature,
+  mcpFeature,
 ];

@@ -1,0 +1,76 @@
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import { Elysia } from "elysia";
+import { AppError } from "../../errors";
+import type { Executor } from "../../kernels/executor";
+import type { SessionStore } from "../../kernels/session-store";
+import type { Logger } from "../../log";
+import { registerTools, type InternalCall } from "../../mcp/mcp-tools";
+import { VERSION } from "../../version";
+
+export interface MCPRouteOptions {
+  executor: Executor;
+  sessions: SessionStore;
+  log: Logger;
+  /** Sent with in-process requests to the file and browser routes when the server requires a key. */
+  apiKey?: string;
+}
+
+type BunServerLike = { fetch(request: Request): Response | Promise<Response> } | null | undefined;
+
+/** Calls this server's own routes in-process (Bun's `server.fetch`), so files and browser keep the REST API's rules. */
+function internalCaller(server: BunServerLike, apiKey: string | undefined): InternalCall {
+  return async (method, path, body) => {
+    if (!server) throw new AppError("INTERNAL_ERROR", "The MCP file and browser tools need the HTTP server to be listening.");
+    const headers: Record<string, string> = {};
+    if (apiKey) headers["x-api-key"] = apiKey;
+    let payload: BodyInit | undefined;
+    if (body instanceof FormData) payload = body;
+    else if (body !== undefined) {
+      headers["content-type"] = "application/json";
+      payload = JSON.stringify(body);
+    }
+    const response = await server.fetch(new Request(`http://coderunner.internal${path}`, { method, headers, body: payload }));
+    const answer = (await response.json().catch(() => ({}))) as { detail?: string; code?: string };
+    if (!response.ok) throw new Error(`${answer.detail ?? `HTTP ${response.status}`} (${answer.code ?? response.status})`);
+    return answer;
+  };
+}
+
+const methodNotAllowed = () =>
+  new Response(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message: "Method not allowed: this MCP endpoint is stateless; send JSON-RPC with POST." }, id: null }), {
+    status: 405,
+    headers: { "content-type": "application/json", allow: "POST" },
+  });
+
+/**
+ * `/mcp`: a Model Context Protocol endpoint (streamable HTTP, stateless). Each POST gets a fresh MCP
+ * server and transport, so no state is kept between requests; tools act on CodeRunner's sessions.
+ */
+export function mcpRoutes(options: MCPRouteOptions) {
+  return new Elysia({ name: "mcp" })
+    .post(
+      "/mcp",
+      async ({ request, body, server }) => {
+        const mcp = new McpServer({ name: "coderunner", version: VERSION }, { capabilities: { tools: {} } });
+        registerTools(mcp, { executor: options.executor, sessions: options.sessions, internal: internalCaller(server as BunServerLike, options.apiKey) });
+        const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+        await mcp.connect(transport);
+        try {
+          return await transport.handleRequest(request, { parsedBody: body });
+        } finally {
+          await mcp.close().catch((error) => options.log.debug(`Closing an MCP request's server: ${String(error)}`));
+        }
+      },
+      {
+        detail: {
+          tags: ["MCP"],
+          summary: "Model Context Protocol (streamable HTTP, stateless)",
+          description:
+            "JSON-RPC 2.0 over streamable HTTP. Tools: execute_python, execute_bash, create_session, close_session, write_file, read_file, list_files, browser_navigate, browser_content, browser_click, browser_fill, browser_extract, browser_screenshot. Send the API key in X-API-Key when the server has one.",
+        },
+      },
+    )
+    .get("/mcp", methodNotAllowed, { detail: { hide: true } })
+    .delete("/mcp", methodNotAllowed, { detail: { hide: true } });
+}

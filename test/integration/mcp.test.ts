@@ -1,0 +1,160 @@
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig } from "../../src/config";
+import { silentLogger } from "../../src/log";
+import { type RunningServer, startServer } from "../../src/server/serve";
+
+/**
+ * `/mcp` with the official MCP SDK's own client over streamable HTTP, against a real listening server
+ * (kernels, shells, Chromium) started with an API key.
+ */
+
+setDefaultTimeout(60_000);
+
+const KEY = "mcp-test-key";
+// A 1x1 PNG.
+const PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+
+let pages: ReturnType<typeof Bun.serve>;
+let base: string;
+let server: RunningServer;
+let workspace: string;
+let client: Client;
+
+type Content = { type: string; text?: string; data?: string; mimeType?: string };
+type Result = { content: Content[]; isError?: boolean; structuredContent?: Record<string, unknown> };
+
+async function connect(headers: Record<string, string>): Promise<Client> {
+  const mcp = new Client({ name: "coderunner-test", version: "1.0.0" });
+  await mcp.connect(new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), { requestInit: { headers } }));
+  return mcp;
+}
+
+async function call(name: string, args: Record<string, unknown> = {}): Promise<Result> {
+  return (await client.callTool({ name, arguments: args })) as Result;
+}
+
+const textOf = (result: Result) => result.content.filter((c) => c.type === "text").map((c) => c.text).join("\n");
+
+beforeAll(async () => {
+  pages = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: (request) =>
+      new URL(request.url).pathname === "/next"
+        ? new Response("<title>Next</title><p id=arrived>Arrived</p>", { headers: { "content-type": "text/html" } })
+        : new Response(`<!doctype html><title>MCP page</title><main><h1>Tools for agents</h1><p>CodeRunner exposes its sandbox over the Model Context Protocol so assistants can run code.</p><a href="/next">Next page</a><input id="q"></main>`, {
+            headers: { "content-type": "text/html" },
+          }),
+  });
+  base = `http://127.0.0.1:${pages.port}`;
+  workspace = mkdtempSync(join(tmpdir(), "coderunner-mcp-"));
+  server = await startServer(loadConfig({}, { port: 0, workspace, kernelPoolSize: 1, apiKey: KEY }), silentLogger);
+  client = await connect({ "X-API-Key": KEY });
+});
+
+afterAll(async () => {
+  await client?.close();
+  await server?.stop();
+  pages?.stop(true);
+  rmSync(workspace, { recursive: true, force: true });
+});
+
+describe("MCP endpoint", () => {
+  test("lists CodeRunner's tools with their input schemas", async () => {
+    const { tools } = await client.listTools();
+    const names = tools.map((tool) => tool.name);
+    expect(names).toEqual(
+      expect.arrayContaining(["execute_python", "execute_bash", "create_session", "close_session", "write_file", "read_file", "list_files", "browser_navigate", "browser_content", "browser_click", "browser_fill", "browser_extract", "browser_screenshot"]),
+    );
+    const python = tools.find((tool) => tool.name === "execute_python")!;
+    expect(python.inputSchema.required).toEqual(["code"]);
+    expect(client.getServerVersion()?.name).toBe("coderunner");
+  });
+
+  test("execute_python runs code, and the default session keeps state between requests", async () => {
+    const first = await call("execute_python", { code: "answer = 6 * 7" });
+    expect(first.isError).toBe(false);
+    const second = await call("execute_python", { code: "print(answer)" });
+    expect(textOf(second)).toBe("42\n");
+    expect(second.structuredContent).toMatchObject({ status: "ok", session_id: "default" });
+  });
+
+  test("an exception is a tool error carrying the traceback", async () => {
+    const result = await call("execute_python", { code: "int('x')" });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toContain("ValueError");
+  });
+
+  test("rich image outputs come back as MCP image content", async () => {
+    const result = await call("execute_python", { code: `import base64\nfrom IPython.display import Image, display\ndisplay(Image(data=base64.b64decode("${PIXEL}")))` });
+    const image = result.content.find((c) => c.type === "image");
+    expect(image?.mimeType).toBe("image/png");
+    expect(image?.data).toBe(PIXEL);
+  });
+
+  test("execute_bash and separate sessions", async () => {
+    const { session_id } = JSON.parse(textOf(await call("create_session", { env: { WHO: "mcp" } })));
+    expect(session_id).toBeString();
+    expect(textOf(await call("execute_bash", { command: "echo $WHO", session_id }))).toBe("mcp\n");
+    expect(textOf(await call("execute_bash", { command: "echo ${WHO:-none}" }))).toBe("none\n");
+    expect((await call("close_session", { session_id })).isError).toBeFalsy();
+    const gone = await call("execute_bash", { command: "true", session_id });
+    expect(gone.isError).toBe(true);
+    expect(textOf(gone)).toContain(session_id);
+  });
+
+  test("write_file, read_file and list_files go through the sandbox's file area", async () => {
+    const written = await call("write_file", { path: "notes/todo.txt", content: "ship the SDK" });
+    expect(written.isError).toBeFalsy();
+    expect(textOf(await call("read_file", { path: "notes/todo.txt" }))).toBe("ship the SDK");
+    expect(textOf(await call("execute_python", { code: "print(open('notes/todo.txt').read())" }))).toBe("ship the SDK\n");
+    expect(textOf(await call("list_files", { path: "notes" }))).toContain("todo.txt");
+    const escape = await call("read_file", { path: "../../../../etc/passwd" });
+    expect(escape.isError).toBe(true);
+    expect(textOf(escape)).toContain("INVALID_PATH");
+  });
+
+  test("browser tools: navigate, read the page, click a selector it gave, screenshot", async () => {
+    const navigated = JSON.parse(textOf(await call("browser_navigate", { url: base })));
+    expect(navigated.title).toBe("MCP page");
+    const content = textOf(await call("browser_content"));
+    expect(content).toContain("# MCP page");
+    expect(content).toContain("Model Context Protocol");
+    const selector = /Next page → (.+)/.exec(content)?.[1];
+    expect(selector).toBeDefined();
+    expect((await call("browser_fill", { selector: "#q", value: "hello" })).isError).toBeFalsy();
+    expect((await call("browser_click", { selector: selector! })).isError).toBeFalsy();
+    const [arrived] = JSON.parse(textOf(await call("browser_extract", { selector: "#arrived" }))).elements;
+    expect(arrived.text).toBe("Arrived");
+    const shot = await call("browser_screenshot");
+    expect(shot.content[0]).toMatchObject({ type: "image", mimeType: "image/png" });
+    expect(Buffer.from(shot.content[0]!.data!, "base64").subarray(1, 4).toString()).toBe("PNG");
+    const missing = await call("browser_click", { selector: "#nope", timeout: 300 });
+    expect(missing.isError).toBe(true);
+    expect(textOf(missing)).toContain("ELEMENT_NOT_FOUND");
+  });
+
+  test("bad tool arguments are refused by the protocol layer, not run", async () => {
+    const result = (await client.callTool({ name: "execute_python", arguments: { code: 42 } })) as Result;
+    expect(result.isError).toBe(true);
+    expect(textOf(result).toLowerCase()).toContain("invalid");
+  });
+
+  test("a wrong or missing API key is refused with 401", async () => {
+    for (const headers of [{ "X-API-Key": "wrong" }, {}]) {
+      const error = await connect(headers).catch((e) => e);
+      expect(error.code).toBe(401);
+      expect(error.message).toContain("UNAUTHORIZED");
+    }
+  });
+
+  test("GET on the stateless endpoint is 405", async () => {
+    const response = await fetch(`${server.url}/mcp`, { headers: { "x-api-key": KEY, accept: "text/event-stream" } });
+    expect(response.status).toBe(405);
+  });
+});
