@@ -6,6 +6,9 @@ import { silentLogger } from "../../../src/log";
 import { AsyncRuns } from "../../../src/tasks/async-runs";
 import { TaskStore } from "../../../src/tasks/task-store";
 
+/** Lets queued promise callbacks run (no timer: the fakes never wait on the clock). */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** A fake executor that queues in the session's real SerialQueue and finishes runs when told to. */
 function setup() {
   const sessions = new Map<string, Session>();
@@ -54,9 +57,9 @@ function setup() {
   };
   const runs = new AsyncRuns({ store, sessions: resolver, executor: executor as never, log: silentLogger });
   const finish = async (command: string, result?: Partial<ExecutionResult>) => {
-    while (!gates.has(command)) await Bun.sleep(1);
+    while (!gates.has(command)) await settle();
     gates.get(command)!(result);
-    await Bun.sleep(0);
+    await settle();
   };
   return { runs, store, open, started, finish };
 }
@@ -67,13 +70,13 @@ describe("AsyncRuns", () => {
     open("a");
     const first = await runs.submit({ command: "one", session_id: "a" });
     const second = await runs.submit({ command: "two", session_id: "a" });
-    await Bun.sleep(1);
+    await settle();
     expect(first.status).toBe("running");
     expect(first.stdout.join("")).toBe("one started\n");
     expect(second.status).toBe("queued");
     await finish("one");
     expect(first.status).toBe("completed");
-    await Bun.sleep(1);
+    await settle();
     expect(second.status).toBe("running");
     await finish("two", { status: "timeout" });
     expect(second.status).toBe("timeout");
@@ -86,7 +89,7 @@ describe("AsyncRuns", () => {
     open("b");
     const a = await runs.submit({ command: "a1", session_id: "a" });
     const b = await runs.submit({ command: "b1", session_id: "b" });
-    await Bun.sleep(1);
+    await settle();
     expect([a.status, b.status]).toEqual(["running", "running"]);
     expect(started.sort()).toEqual(["a1", "b1"]);
     await finish("a1");
@@ -105,10 +108,10 @@ describe("AsyncRuns", () => {
     const session = open("a");
     const running = await runs.submit({ command: "one", session_id: "a" });
     const queued = [await runs.submit({ command: "two", session_id: "a" }), await runs.submit({ command: "three", session_id: "a" })];
-    await Bun.sleep(1);
+    await settle();
     session.closed = true;
     session.queue.cancelPending(new AppError("SESSION_GONE", "Session a was closed before this run started."));
-    await Bun.sleep(1);
+    await settle();
     for (const task of queued) {
       expect(task.status).toBe("cancelled");
       expect(task.failure).toEqual({ code: "SESSION_GONE", detail: "Session a was closed before this run started." });
