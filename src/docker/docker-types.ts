@@ -21,6 +21,7 @@ export interface HostConfig {
 
 export interface ContainerCreateBody {
   Image: string;
+  Entrypoint?: string[];
   Cmd?: string[];
   Env?: string[];
   Labels?: Record<string, string>;
