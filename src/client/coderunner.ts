@@ -9,13 +9,18 @@ export interface CodeRunnerOptions {
   apiKey?: string;
   /** Start the local sandbox (Docker) on first use when nothing answers at `baseURL`. Default true. */
   autoStart?: boolean;
-  /** Receives the lifecycle's progress lines while the sandbox starts (pulling, building, waiting for health). */
+  /**
+   * Receives the lifecycle's progress lines while the sandbox starts (building, creating, waiting for
+   * health). Default: printed to stderr, since the first start can take a while; pass `() => {}` to silence.
+   */
   onProgress?: (line: string) => void;
   /** The `fetch` to use (tests, proxies). */
   fetch?: Fetch;
   /** Replaces the container lifecycle (tests, custom launchers). */
   ensureUp?: EnsureUp;
 }
+
+const printProgress = (line: string) => console.error(`[coderunner] ${line}`);
 
 function env(name: string): string | undefined {
   const value = typeof process !== "undefined" ? process.env?.[name] : undefined;
@@ -52,7 +57,7 @@ export class CodeRunner extends SandboxClient {
       baseURL: this.baseURL,
       apiKey: this.options.apiKey ?? env("CODERUNNER_API_KEY"),
       autoStart: this.options.autoStart ?? true,
-      onProgress: this.options.onProgress,
+      onProgress: this.options.onProgress ?? printProgress,
       fetch: fetchImpl,
       ensureUp: this.options.ensureUp,
     });

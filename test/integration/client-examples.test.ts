@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig } from "../../src/config";
+import { silentLogger } from "../../src/log";
+import { type RunningServer, startServer } from "../../src/server/serve";
+
+/** Every file in examples/ runs as written (its own `bun` process, importing `coderunner`) against a real server. */
+
+setDefaultTimeout(90_000);
+
+const root = join(import.meta.dir, "../..");
+let server: RunningServer;
+let workspace: string;
+let pages: ReturnType<typeof Bun.serve>;
+
+beforeAll(async () => {
+  // A stand-in for httpbin.org, which the browser example uses by default.
+  pages = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: (request) =>
+      new URL(request.url).pathname === "/get"
+        ? Response.json({ origin: "127.0.0.1" })
+        : new Response(`<!doctype html><title>httpbin.org</title><h1 class="title">httpbin.org</h1><p>A simple HTTP Request &amp; Response Service.</p><a href="/get">/get</a>`, { headers: { "content-type": "text/html" } }),
+  });
+  workspace = mkdtempSync(join(tmpdir(), "coderunner-examples-"));
+  server = await startServer(loadConfig({}, { port: 0, workspace, kernelPoolSize: 1 }), silentLogger);
+});
+
+afterAll(async () => {
+  await server?.stop();
+  pages?.stop(true);
+  rmSync(workspace, { recursive: true, force: true });
+});
+
+async function run(file: string, env: Record<string, string> = {}): Promise<string> {
+  const child = Bun.spawn([process.execPath, join("examples", file)], {
+    cwd: root,
+    env: { ...process.env, CODERUNNER_URL: server.url, OPENAI_API_KEY: "", AI_GATEWAY_API_KEY: "", ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  if (code !== 0) throw new Error(`${file} exited with ${code}:\n${stderr}\n${stdout}`);
+  return stdout;
+}
+
+describe("examples", () => {
+  test("basic.ts", async () => {
+    const out = await run("basic.ts");
+    expect(out).toContain("Hello Local!");
+    expect(out).toContain("Hello Bash!");
+    expect(out).toContain("area = 12.57");
+    expect(out).toContain("error ZeroDivisionError");
+  });
+
+  test("browser.ts", async () => {
+    const out = await run("browser.ts", { EXAMPLE_URL: `http://127.0.0.1:${pages.port}` });
+    expect(out).toMatch(/screenshot: \d+ base64 characters/);
+    expect(out).toContain('text: "httpbin.org"');
+    expect(out).toContain("httpbin.org");
+  });
+
+  test("cloud-migration.ts", async () => {
+    const out = await run("cloud-migration.ts", { INSTAVM_API_KEY: "any", INSTAVM_URL: server.url });
+    expect(out).toContain("Hello Cloud!");
+    expect(out).toContain("executions: 2");
+  });
+
+  test("sessions-files-async.ts", async () => {
+    const out = await run("sessions-files-async.ts");
+    expect(out).toContain("active: true");
+    expect(out).toContain("2 cities, 2620000 people");
+    expect(out).toContain("done in local");
+    expect(out).toContain("live: step 2");
+    expect(out).toContain("finished: ok");
+  });
+
+  test("openai-tools.ts (recorded model turn)", async () => {
+    const out = await run("openai-tools.ts");
+    expect(out).toMatch(/tool execute_python_code -> 12\.0 3\.\d+/);
+    expect(out).toContain("assistant:");
+  });
+
+  test("langchain-tools.ts", async () => {
+    const out = await run("langchain-tools.ts");
+    expect(out).toContain("5050");
+    expect(out).toContain("execute_python_code: Linux");
+    expect(out).toContain("execute_bash_command: 65536");
+  });
+
+  test("vercel-ai-tools.ts (scripted model)", async () => {
+    const out = await run("vercel-ai-tools.ts");
+    expect(out).toContain('stdout: "7.25\\n"');
+    expect(out).toContain("assistant: The mean is 7.25.");
+  });
+
+  test("mcp-client.ts", async () => {
+    const out = await run("mcp-client.ts");
+    expect(out).toContain("execute_python");
+    expect(out).toContain("execute_python -> 1,267,650,600,228,229,401,496,703,205,376");
+  });
+});
