@@ -146,7 +146,7 @@ describe("MCP endpoint", () => {
   });
 
   test("a wrong or missing API key is refused with 401", async () => {
-    for (const headers of [{ "X-API-Key": "wrong" }, {}]) {
+    for (const headers of [{ "X-API-Key": "wrong" }, {}] as Record<string, string>[]) {
       const error = await connect(headers).catch((e) => e);
       expect(error.code).toBe(401);
       expect(error.message).toContain("UNAUTHORIZED");
