@@ -93,7 +93,7 @@ export class PythonKernel {
   }
 
   /** Runs one cell, collecting its output, honouring the deadline and the abort signal. */
-  async execute(code: string, options: KernelRunOptions): Promise<KernelRunOutcome> {
+  async execute(code: string, options: KernelRunOptions, attempt = 1): Promise<KernelRunOutcome> {
     const { collector } = options;
     const pid = this.pid;
     const cpuBefore = cpuSeconds(pid);
@@ -102,7 +102,9 @@ export class PythonKernel {
       return cpuBefore === null || after === null ? null : Math.max(0, after - cpuBefore);
     };
     let interrupting = false;
-    const future = this.connection.requestExecute({ code, stop_on_error: true, allow_stdin: false, store_history: true });
+    // Runs of a session are queued by CodeRunner, one at a time. With stop_on_error the kernel would also
+    // abort a request arriving just after an error (such as the KeyboardInterrupt of a timeout).
+    const future = this.connection.requestExecute({ code, stop_on_error: false, allow_stdin: false, store_history: true });
     future.onIOPub = (message) => {
       if (interrupting && message.header.msg_type === "error") return; // The KeyboardInterrupt we caused.
       collectIOPub(message, collector);
@@ -115,7 +117,8 @@ export class PythonKernel {
       }, 100);
     });
     const finished = future.done.then(
-      () => "completed" as const,
+      // An aborted request never ran; it is sent again once.
+      (reply) => (reply.content.status === "aborted" ? ("aborted" as const) : ("completed" as const)),
       () => "died" as const, // Jupyter restarted the kernel, which cancels pending futures.
     );
     const ended = Promise.race([finished, died]);
@@ -123,12 +126,14 @@ export class PythonKernel {
       const stop = stopSignal(options.timeoutMs, options.signal);
       const first = await Promise.race([ended, stop.promise]);
       stop.cancel();
+      if (first === "aborted" && attempt === 1) return this.execute(code, options, attempt + 1);
+      if (first === "aborted") return { status: "completed", cpuTime: cpuSpent() };
       if (first !== "stop") return { status: first, cpuTime: first === "died" ? null : cpuSpent() };
 
       interrupting = true;
       await this.connection.interrupt().catch(() => undefined);
       const afterInterrupt = await Promise.race([ended, Bun.sleep(options.interruptGraceMs).then(() => "stuck" as const)]);
-      if (afterInterrupt === "completed") return { status: "interrupted", cpuTime: cpuSpent() };
+      if (afterInterrupt === "completed" || afterInterrupt === "aborted") return { status: "interrupted", cpuTime: cpuSpent() };
       if (afterInterrupt === "died") return { status: "died", cpuTime: null };
       return { status: "unresponsive", cpuTime: cpuSpent() };
     } finally {
