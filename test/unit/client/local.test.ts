@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { CodeRunner, ContainerError, NetworkError } from "../../../src/client/index";
 import type { Fetch } from "../../../src/client/http";
+import { loadEnsureUp } from "../../../src/client/local";
+import { ensureUp } from "../../../src/docker/lifecycle";
 
 /** Zero-config start: which server the client uses, and when it asks the container lifecycle to start one. */
 
@@ -108,4 +110,8 @@ describe("CodeRunner zero-config start", () => {
     await runner[Symbol.asyncDispose]();
     expect(started).toBe(0);
   });
+});
+
+test("the lazily loaded lifecycle is the container lifecycle's own ensureUp", async () => {
+  expect(await loadEnsureUp()).toBe(ensureUp);
 });
