@@ -243,9 +243,12 @@ describe("sessions", () => {
   });
 
   test("vm_lifetime_seconds bounds a session's life", async () => {
-    const id = await newSession({ vm_lifetime_seconds: 0.3 });
-    expect((await server.call("GET", `/v1/sessions/status/${id}`)).status).toBe(200);
-    await Bun.sleep(400);
+    const id = await newSession({ vm_lifetime_seconds: 3 });
+    const status = await server.call("GET", `/v1/sessions/status/${id}`);
+    expect(status.status).toBe(200);
+    const endsAt = Date.parse(status.body.end_at);
+    expect(endsAt - Date.parse(status.body.created_at)).toBe(3000);
+    await Bun.sleep(Math.max(0, endsAt - Date.now()) + 50);
     const gone = await server.call("GET", `/v1/sessions/status/${id}`);
     expect(gone.status).toBe(404);
     expect(gone.body.code).toBe("SESSION_NOT_FOUND");
