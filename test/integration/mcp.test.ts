@@ -156,5 +156,23 @@ describe("MCP endpoint", () => {
   test("GET on the stateless endpoint is 405", async () => {
     const response = await fetch(`${server.url}/mcp`, { headers: { "x-api-key": KEY, accept: "text/event-stream" } });
     expect(response.status).toBe(405);
+    expect(await response.json()).toMatchObject({ code: "METHOD_NOT_ALLOWED", detail: expect.stringContaining("POST") });
+  });
+
+  test("bad requests are 4xx with {detail, code}, never a 500", async () => {
+    const post = async (body: string, headers: Record<string, string>) => {
+      const response = await fetch(`${server.url}/mcp`, { method: "POST", body, headers: { "x-api-key": KEY, ...headers } });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    const both = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+    const malformed = await post('{"jsonrpc": "2.0", ', both);
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.code).toBe("INVALID_JSON");
+    const notRPC = await post('{"hello": 1}', both);
+    expect(notRPC.status).toBe(400);
+    expect(notRPC.body).toMatchObject({ code: "INVALID_REQUEST", detail: expect.any(String) });
+    const noAccept = await post(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }), { "content-type": "application/json" });
+    expect(noAccept.status).toBe(406);
+    expect(noAccept.body).toMatchObject({ code: "INVALID_REQUEST", detail: expect.stringContaining("Accept") });
   });
 });

@@ -37,11 +37,36 @@ function internalCaller(server: BunServerLike, apiKey: string | undefined): Inte
   };
 }
 
+const CODES: Record<number, string> = { 400: "INVALID_REQUEST", 405: "METHOD_NOT_ALLOWED", 406: "INVALID_REQUEST", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE" };
+
+/**
+ * A transport refusal (wrong Accept or Content-Type, not JSON-RPC) keeps its JSON-RPC error body for MCP
+ * clients and gains the `{detail, code}` every CodeRunner error carries.
+ */
+async function withErrorModel(response: Response): Promise<Response> {
+  if (response.ok) return response;
+  const text = await response.text();
+  let body: Record<string, unknown> = {};
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = {};
+  }
+  const message = (body.error as { message?: unknown } | undefined)?.message;
+  const detail = typeof message === "string" ? message : text || `The MCP request was refused (HTTP ${response.status}).`;
+  const headers = new Headers(response.headers);
+  headers.set("content-type", "application/json");
+  headers.delete("content-length");
+  return new Response(JSON.stringify({ ...body, detail, code: CODES[response.status] ?? (response.status >= 500 ? "INTERNAL_ERROR" : "INVALID_REQUEST") }), { status: response.status, headers });
+}
+
 const methodNotAllowed = () =>
-  new Response(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message: "Method not allowed: this MCP endpoint is stateless; send JSON-RPC with POST." }, id: null }), {
-    status: 405,
-    headers: { "content-type": "application/json", allow: "POST" },
-  });
+  withErrorModel(
+    new Response(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message: "Method not allowed: this MCP endpoint is stateless; send JSON-RPC with POST." }, id: null }), {
+      status: 405,
+      headers: { "content-type": "application/json", allow: "POST" },
+    }),
+  );
 
 /**
  * `/mcp`: a Model Context Protocol endpoint (streamable HTTP, stateless). Each POST gets a fresh MCP
@@ -57,7 +82,7 @@ export function mcpRoutes(options: MCPRouteOptions) {
         const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
         await mcp.connect(transport);
         try {
-          return await transport.handleRequest(request, { parsedBody: body });
+          return await withErrorModel(await transport.handleRequest(request, { parsedBody: body }));
         } finally {
           await mcp.close().catch((error) => options.log.debug(`Closing an MCP request's server: ${String(error)}`));
         }
