@@ -1,11 +1,15 @@
 import type { Browser, LaunchOptions } from "playwright-core";
 import { AppError, messageOf } from "../errors";
 import type { Logger } from "../log";
-import { BrowserSession, type BrowserSessionOptions } from "./browser-session";
+import { BrowserSession, type BrowserSessionOptions, type Viewport } from "./browser-session";
+import { ContextPool, openContext } from "./context-pool";
 import { chromiumProcesses } from "./process-tree";
 
 /** The id of the browser session used by calls that name none. */
 export const DEFAULT_BROWSER_SESSION_ID = "default";
+
+/** Viewport of sessions that ask for none, as in the contract. */
+export const DEFAULT_VIEWPORT: Viewport = { width: 1920, height: 1080 };
 
 /** Switches for headless Chromium on a server: no sandbox (we run as root in a container), no GPU, no background traffic. */
 export const CHROMIUM_ARGS = [
@@ -39,6 +43,11 @@ export interface BrowserManagerOptions {
   sweepMs?: number;
   /** Milliseconds a Playwright call may take when the request gives no timeout. */
   defaultTimeoutMs?: number;
+  /**
+   * Fresh contexts (each with its page and renderer process) kept ready, so creating a session
+   * does not wait for a renderer to start. Default 1; 0 turns the pool off.
+   */
+  spares?: number;
 }
 
 const GONE_REMEMBERED = 1000;
@@ -47,7 +56,8 @@ const CRASHED = "Chromium exited unexpectedly.";
 /**
  * Owns the one Chromium process and the browser sessions in it. Chromium is launched lazily by the
  * first session (concurrent first sessions share one launch), each session gets its own context and
- * page, idle sessions are closed, and at most `maxSessions` exist (429 beyond). If Chromium exits
+ * page (taken from a small pool of ready ones when it can), idle sessions are closed, and at most
+ * `maxSessions` exist (429 beyond). If Chromium exits
  * unexpectedly, every session in it is marked gone (410 from then on) and the next session launches
  * a new Chromium.
  */
@@ -61,6 +71,7 @@ export class BrowserManager {
   private launching: Promise<Browser> | undefined;
   private creatingDefault: Promise<BrowserSession> | undefined;
   private pending = 0;
+  private readonly spares: ContextPool;
   private sweeper: Timer | undefined;
   private stopped = false;
   private lastActivity: number;
@@ -72,6 +83,13 @@ export class BrowserManager {
   constructor(private readonly options: BrowserManagerOptions) {
     this.launch = options.launch ?? launchChromium;
     this.clock = options.clock ?? Date.now;
+    const timeout = options.defaultTimeoutMs ?? 30_000;
+    this.spares = new ContextPool({
+      size: options.spares ?? 1,
+      open: (browser) => openContext(browser, { viewport: DEFAULT_VIEWPORT }, timeout),
+      wanted: (browser) => !this.stopped && this.browser === browser,
+      log: options.log,
+    });
     this.lastActivity = this.clock();
   }
 
@@ -101,20 +119,9 @@ export class BrowserManager {
     this.pending++;
     try {
       const browser = await this.ensureBrowser();
-      let context;
-      try {
-        context = await browser.newContext({ viewport: options.viewport, userAgent: options.userAgent, bypassCSP: true });
-      } catch (error) {
-        throw new AppError("BROWSER_UNAVAILABLE", `Could not open a browser context: ${messageOf(error).split("\n")[0]}`, { cause: error });
-      }
-      context.setDefaultTimeout(this.options.defaultTimeoutMs ?? 30_000);
-      let page;
-      try {
-        page = await context.newPage();
-      } catch (error) {
-        await context.close().catch(() => undefined);
-        throw new AppError("BROWSER_UNAVAILABLE", `Could not open a browser page: ${messageOf(error).split("\n")[0]}`, { cause: error });
-      }
+      const spare = options.userAgent ? undefined : await this.spares.take(browser, options.viewport);
+      const opened = spare ?? (await openContext(browser, options, this.options.defaultTimeoutMs ?? 30_000));
+      const { context, page } = opened;
       const session = new BrowserSession(id, context, page, options, this.clock());
       page.on("crash", () => this.markGone(session, "Its page crashed (out of memory, or a renderer failure)."));
       page.on("close", () => {
@@ -132,10 +139,16 @@ export class BrowserManager {
       this.gone.delete(id);
       this.sessions.set(id, session);
       this.lastActivity = this.clock();
+      void this.spares.fill(browser);
       return session;
     } finally {
       this.pending--;
     }
+  }
+
+  /** Resolves once the pool of ready contexts is full (or cannot be filled). */
+  whenSparesReady(): Promise<void> {
+    return this.spares.whenReady(this.browser);
   }
 
   /** The live session, or 404 (unknown, closed or expired) or 410 (lost to a crash). Counts as use. */
@@ -167,7 +180,7 @@ export class BrowserManager {
       this.touch(existing);
       return existing;
     }
-    this.creatingDefault ??= this.create({ viewport: { width: 1920, height: 1080 } }, DEFAULT_BROWSER_SESSION_ID).finally(() => {
+    this.creatingDefault ??= this.create({ viewport: DEFAULT_VIEWPORT }, DEFAULT_BROWSER_SESSION_ID).finally(() => {
       this.creatingDefault = undefined;
     });
     return this.creatingDefault;
@@ -204,6 +217,7 @@ export class BrowserManager {
     this.sweeper = undefined;
     const ids = [...this.sessions.keys()];
     await Promise.all(ids.map((id) => this.close(id)));
+    await this.spares.drop();
     const browser = this.browser ?? (await this.launching?.catch(() => undefined));
     this.browser = undefined;
     await browser?.close().catch(() => undefined);
@@ -221,6 +235,7 @@ export class BrowserManager {
     if (this.browser && this.sessions.size === 0 && this.pending === 0 && idleFor > this.options.idleSeconds * 1000) {
       const browser = this.browser;
       this.browser = undefined;
+      void this.spares.drop();
       this.options.log.info("No browser session for a while; closing Chromium until the next one.");
       await browser.close().catch(() => undefined);
     }
@@ -232,6 +247,7 @@ export class BrowserManager {
       status: this.stopped ? "stopped" : this.running ? "running" : this.launching ? "starting" : "idle",
       sessions: this.sessions.size,
       max_sessions: this.options.maxSessions,
+      spare_contexts: this.spares.size,
       launches: this.launches,
       crashes: this.crashes,
     };
@@ -278,6 +294,7 @@ export class BrowserManager {
   private onDisconnected(browser: Browser): void {
     if (this.browser !== browser) return; // closed on purpose
     this.browser = undefined;
+    void this.spares.drop();
     this.crashes++;
     this.options.log.warn(`Chromium exited unexpectedly; ${this.sessions.size} browser session(s) lost. The next session starts a new Chromium.`);
     for (const session of [...this.sessions.values()]) this.markGone(session, CRASHED);

@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { Elysia } from "elysia";
 import { BrowserActions } from "../../src/browser/browser-actions";
@@ -8,6 +8,9 @@ import { isAlive } from "../../src/kernels/proc-stats";
 import { silentLogger } from "../../src/log";
 import { bodyParsing, errorHandling } from "../../src/server/http-errors";
 import { browserRoutes } from "../../src/server/routes/browser";
+
+// Chromium on a busy 2-core machine can take seconds to start a page.
+setDefaultTimeout(60_000);
 
 /** Real Chromium killed under the manager's feet, and a clean stop. */
 

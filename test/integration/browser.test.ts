@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { Elysia } from "elysia";
 import { BrowserActions } from "../../src/browser/browser-actions";
 import { BrowserManager } from "../../src/browser/browser-manager";
@@ -7,6 +7,9 @@ import { imageSize } from "../../src/browser/image-size";
 import { silentLogger } from "../../src/log";
 import { bodyParsing, errorHandling } from "../../src/server/http-errors";
 import { browserRoutes } from "../../src/server/routes/browser";
+
+// Chromium on a busy 2-core machine can take seconds to start a page.
+setDefaultTimeout(60_000);
 
 /** Against the real Chromium, with pages this test serves on 127.0.0.1. */
 

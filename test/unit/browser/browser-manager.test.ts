@@ -6,7 +6,7 @@ import { fakeLauncher, manualClock } from "./fakes";
 
 const viewport = { width: 800, height: 600 };
 
-function setup(options: { maxSessions?: number; idleSeconds?: number } = {}) {
+function setup(options: { maxSessions?: number; idleSeconds?: number; spares?: number } = {}) {
   const launcher = fakeLauncher();
   const clock = manualClock();
   const manager = new BrowserManager({
@@ -16,6 +16,7 @@ function setup(options: { maxSessions?: number; idleSeconds?: number } = {}) {
     idleSeconds: options.idleSeconds ?? 60,
     log: silentLogger,
     clock: clock.read,
+    spares: options.spares ?? 0,
   });
   return { launcher, clock, manager };
 }
@@ -178,6 +179,39 @@ describe("BrowserManager", () => {
     expect(a.id).toBe(DEFAULT_BROWSER_SESSION_ID);
     expect(launcher.browsers[0]!.contexts).toHaveLength(1);
     expect(await manager.resolve(undefined)).toBe(a);
+    await manager.stop();
+  });
+
+  test("keeps a ready context: a session without its own user agent takes it, resized to its viewport", async () => {
+    const { launcher, manager } = setup({ spares: 1 });
+    await manager.create({ viewport });
+    await manager.whenSparesReady();
+    const contexts = launcher.browsers[0]!.contexts;
+    expect(contexts).toHaveLength(2);
+    expect(manager.health().spare_contexts).toBe(1);
+    const spare = contexts[1]!;
+    const second = await manager.create({ viewport: { width: 500, height: 400 } });
+    expect(second.context as unknown).toBe(spare);
+    expect(spare.page.viewports).toEqual([{ width: 500, height: 400 }]);
+    // The pool refills in the background.
+    await manager.whenSparesReady();
+    expect(contexts).toHaveLength(3);
+    // A session with its own user agent needs a context made for it.
+    const agent = await manager.create({ viewport, userAgent: "bot/2" });
+    expect(agent.context as unknown).toBe(contexts[3]);
+    expect(contexts[3]!.options).toMatchObject({ userAgent: "bot/2", viewport });
+    await manager.stop();
+    expect(contexts.every((context) => context.closed)).toBe(true);
+  });
+
+  test("ready contexts die with a crashed Chromium and are not handed out", async () => {
+    const { launcher, manager } = setup({ spares: 1 });
+    await manager.create({ viewport });
+    await manager.whenSparesReady();
+    launcher.browsers[0]!.crash();
+    expect(manager.health().spare_contexts).toBe(0);
+    const fresh = await manager.create({ viewport });
+    expect(fresh.context as unknown).toBe(launcher.browsers[1]!.contexts[0]);
     await manager.stop();
   });
 

@@ -16,9 +16,12 @@ function emitter() {
 }
 
 export interface FakePage {
+  viewports: unknown[];
   on(event: string, handler: Handler): FakePage;
   emit(event: string): void;
   url(): string;
+  isClosed(): boolean;
+  setViewportSize(viewport: unknown): Promise<void>;
 }
 
 export interface FakeContext {
@@ -56,6 +59,11 @@ function fakeBrowser(): FakeBrowser {
       if (!connected) throw new Error("browser.newContext: Target page, context or browser has been closed");
       const pageEvents = emitter();
       const page: FakePage = {
+        viewports: [],
+        isClosed: () => context.closed,
+        async setViewportSize(viewport) {
+          page.viewports.push(viewport);
+        },
         on(event, handler) {
           pageEvents.on(event, handler);
           return page;
