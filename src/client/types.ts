@@ -14,7 +14,10 @@ export interface ExecuteOptions {
   timeout?: number;
   /** Session to run in; defaults to the client's own session, started on first use. */
   sessionId?: string;
-  /** Aborts the HTTP call (the run is interrupted when the server notices). */
+  /**
+   * Abandons the call. With `executeStream` the server also interrupts the run; a plain `execute` keeps
+   * running on the server until it ends or hits its `timeout`.
+   */
   signal?: AbortSignal;
 }
 

@@ -170,6 +170,30 @@ describe("streaming", () => {
     }
   });
 
+  test("leaving the loop early cancels the run and frees the session", async () => {
+    const seen: string[] = [];
+    for await (const event of runner.executeStream("import time\nfor i in range(600):\n    print(i, flush=True)\n    time.sleep(0.05)", { timeout: 120 })) {
+      if (event.type === "stdout") seen.push(event.text);
+      if (seen.length) break;
+    }
+    expect(seen[0]).toBe("0\n");
+    const started = Date.now();
+    expect((await runner.execute("print('free')")).stdout).toBe("free\n");
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  test("an aborted execute rejects at once with the caller's reason", async () => {
+    const controller = new AbortController();
+    const started = Date.now();
+    const pending = runner.execute("import time; time.sleep(2)", { signal: controller.signal, timeout: 60 }).catch((e) => e);
+    setTimeout(() => controller.abort(), 200);
+    const error = await pending;
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(error).not.toBeInstanceOf(CodeRunnerError);
+    expect(error.name).toBe("AbortError");
+    expect((await runner.execute("print('after abort')")).stdout).toBe("after abort\n");
+  });
+
   test("rich outputs arrive as display events", async () => {
     const events: StreamEvent[] = [];
     for await (const event of runner.executeStream("from IPython.display import HTML, display\ndisplay(HTML('<b>hi</b>'))")) events.push(event);

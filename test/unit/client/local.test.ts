@@ -64,6 +64,7 @@ describe("CodeRunner zero-config start", () => {
     });
     await Promise.all([runner.execute("1"), runner.execute("2")]);
     expect(started).toBe(1);
+    expect(net.calls.filter((call) => call.url.endsWith("/v1/sessions/session"))).toHaveLength(1);
     expect(progress[0]).toContain("starting the local sandbox");
     expect(progress).toContain("Building image coderunner:latest");
     const executes = net.calls.filter((call) => call.url.endsWith("/execute"));
