@@ -4,6 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AuthenticationError, InstaVM, SessionError, type StreamEvent } from "../../src/client/cloud";
 import { CodeRunner } from "../../src/client/index";
+import { getLangChainTool } from "../../src/integrations/langchain";
+import { executeTool } from "../../src/integrations/openai";
+import { codeRunnerTools } from "../../src/integrations/vercel-ai";
 import { loadConfig } from "../../src/config";
 import { silentLogger } from "../../src/log";
 import { type RunningServer, startServer } from "../../src/server/serve";
@@ -113,5 +116,24 @@ describe("InstaVM with a wrong or missing key", () => {
   test("health stays public, as the contract says", async () => {
     const runner = new InstaVM({ apiKey: "wrong-key", baseURL: server.url });
     expect((await runner.health()).status).toBe("healthy");
+  });
+});
+
+describe("AI tools with the cloud client", () => {
+  test("OpenAI, LangChain and Vercel tools take an InstaVM as they take a CodeRunner", async () => {
+    await using cloud = new InstaVM({ apiKey: KEY, baseURL: server.url });
+    const openai = await executeTool(cloud, { id: "c1", type: "function", function: { name: "execute_python_code", arguments: '{"code": "print(3 * 3)"}' } });
+    expect(openai).toMatchObject({ success: true, stdout: "9\n" });
+    const langchain = await getLangChainTool(cloud).invoke({ id: "c2", name: "code_runner", args: { code: "print('lc')" }, type: "tool_call" });
+    expect(langchain.content).toBe("lc\n");
+    const vercel = await codeRunnerTools(cloud).execute_bash_command!.execute!({ command: "echo v" } as never, { toolCallId: "c3", messages: [] } as never);
+    expect(vercel).toMatchObject({ success: true, stdout: "v\n" });
+  });
+
+  test("with a wrong key the tools answer an authentication error result instead of throwing", async () => {
+    const cloud = new InstaVM({ apiKey: "wrong", baseURL: server.url });
+    const result = await executeTool(cloud, { id: "c4", type: "function", function: { name: "execute_bash_command", arguments: '{"command": "true"}' } });
+    expect(result.success).toBe(false);
+    expect(result.error).toContain("API key is not valid");
   });
 });
