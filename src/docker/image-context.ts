@@ -3,6 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import dockerfile from "../../Dockerfile" with { type: "text" };
 import buildBaseScript from "../../image/build-base.sh" with { type: "text" };
+import kernelLauncher from "../../image/kernel-launcher.py" with { type: "text" };
+import kernelSpecJSON from "../../image/kernel.json" with { type: "text" };
 import packages from "../../image/packages.txt" with { type: "text" };
 import { AppError, messageOf } from "../errors";
 import { tarStream, type TarEntry } from "./tar-writer";
@@ -12,7 +14,14 @@ import { tarStream, type TarEntry } from "./tar-writer";
  * the `coderunner` binary itself (the running one when compiled; compiled from source otherwise), so
  * `coderunner up` builds the sandbox image on a machine with nothing but the binary and an Engine.
  */
-export const EMBEDDED = { dockerfile, packages, buildBaseScript } as const;
+export const EMBEDDED = {
+  dockerfile,
+  packages,
+  buildBaseScript,
+  kernelLauncher,
+  // A text import; TypeScript's JSON module typing does not know `type: "text"`.
+  kernelSpec: kernelSpecJSON as unknown as string,
+} as const;
 
 /** Where the Dockerfile expects the binary in its context (also true of a checkout after `npm run build`). */
 export const BINARY_IN_CONTEXT = "dist/coderunner";
@@ -81,6 +90,8 @@ export function contextTar(binaryPath: string): ReadableStream<Uint8Array> {
     { name: "image", type: "directory" },
     { name: "image/packages.txt", data: packages },
     { name: "image/build-base.sh", mode: 0o755, data: buildBaseScript },
+    { name: "image/kernel-launcher.py", data: EMBEDDED.kernelLauncher },
+    { name: "image/kernel.json", data: EMBEDDED.kernelSpec },
     { name: "dist", type: "directory" },
     { name: BINARY_IN_CONTEXT, mode: 0o755, size, stream: () => Bun.file(binaryPath).stream() },
   ];

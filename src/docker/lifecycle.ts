@@ -123,7 +123,7 @@ export class ContainerManager {
     this.fetch = options.fetch ?? fetch;
     this.engine = options.engine ?? ((say) => ensureEngine(this.docker, { onProgress: say }));
     this.buildBase = options.buildBase ?? runBuildBase;
-    this.pollMs = options.pollMs ?? 100;
+    this.pollMs = options.pollMs ?? 50;
   }
 
   static fromConfig(config: Config, docker = new DockerClient({ host: config.dockerHost })): ContainerManager {

@@ -120,6 +120,9 @@ describe.skipIf(!engineUp)("the CodeRunner container on a real Docker Engine", (
     const python = await run("import numpy, pandas, sklearn, scipy, matplotlib, bs4, PIL, openpyxl, sympy, requests\nx = 41\nprint(x + 1)");
     expect(python.status).toBe(200);
     expect(python.body.stdout).toBe("42\n");
+    // The kernel comes from the image's own kernel spec: the stock kernel minus the debugger import.
+    const kernel = await run("import sys\nprint(sys.modules.get('debugpy', 'absent'), sys.argv[0])");
+    expect(kernel.body.stdout).toBe("None /usr/local/lib/coderunner/kernel-launcher.py\n");
     const bash = await run("cd /tmp && export GREETING=hi && echo $GREETING from $(pwd)", "bash");
     expect(bash.body.stdout).toBe("hi from /tmp\n");
     const bashState = await run("echo $GREETING in $(pwd)", "bash");
