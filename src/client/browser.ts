@@ -144,6 +144,7 @@ export class BrowserManager extends BrowserActions {
   protected readonly call: BrowserCall;
   private readonly open = new Set<BrowserSession>();
   private defaultSession: Promise<BrowserSession> | undefined;
+  private defaultResolved: BrowserSession | undefined;
 
   constructor(call: BrowserCall) {
     super();
@@ -159,7 +160,7 @@ export class BrowserManager extends BrowserActions {
     });
     const session = new BrowserSession(created.session_id, this.call, (closed) => {
       this.open.delete(closed);
-      if (this.defaultSession) void this.defaultSession.then((current) => current === closed && (this.defaultSession = undefined), () => undefined);
+      if (closed === this.defaultResolved) this.forgetDefault();
     });
     this.open.add(session);
     return session;
@@ -173,11 +174,21 @@ export class BrowserManager extends BrowserActions {
 
   /** The session the shortcuts use, created on first use. */
   getDefaultSession(): Promise<BrowserSession> {
-    const pending = (this.defaultSession ??= this.createSession());
-    pending.catch(() => {
-      if (this.defaultSession === pending) this.defaultSession = undefined;
-    });
+    if (this.defaultSession) return this.defaultSession;
+    const pending = this.createSession().then(
+      (session) => ((this.defaultResolved = session), session),
+      (error: unknown) => {
+        if (this.defaultSession === pending) this.forgetDefault();
+        throw error;
+      },
+    );
+    this.defaultSession = pending;
     return pending;
+  }
+
+  private forgetDefault(): void {
+    this.defaultSession = undefined;
+    this.defaultResolved = undefined;
   }
 
   protected async target(): Promise<string> {
@@ -203,13 +214,13 @@ export class BrowserManager extends BrowserActions {
   /** Closes the default session, if one was created. */
   async close(): Promise<void> {
     const pending = this.defaultSession;
-    this.defaultSession = undefined;
+    this.forgetDefault();
     if (pending) await (await pending.catch(() => undefined))?.close();
   }
 
   /** Closes every session this manager opened (best effort). */
   async closeAll(): Promise<void> {
-    this.defaultSession = undefined;
+    this.forgetDefault();
     await Promise.all([...this.open].map((session) => session.close().catch(() => undefined)));
   }
 }

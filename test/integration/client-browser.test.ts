@@ -143,6 +143,17 @@ describe("the manager's default-session shortcuts", () => {
     expect((await local.browser.listSessions()).length).toBe(before);
   });
 
+  test("closing the default session by hand makes the next shortcut open a fresh one", async () => {
+    await using local = new CodeRunner({ baseURL: server.url, autoStart: false });
+    await local.browser.navigate(`${base}/`);
+    const first = await local.browser.getDefaultSession();
+    await first.close();
+    await local.browser.navigate(`${base}/form`);
+    const second = await local.browser.getDefaultSession();
+    expect(second.sessionId).not.toBe(first.sessionId);
+    expect((await second.info()).session_id).toBe(second.sessionId);
+  });
+
   test("extractContent with a url and no session asks the server directly", async () => {
     const local = new CodeRunner({ baseURL: server.url, autoStart: false });
     const content = await local.browser.extractContent({ url: `${base}/` });
