@@ -246,6 +246,10 @@ describe.skipIf(!engineUp)("the CodeRunner container on a real Docker Engine", (
     expect(lines.some((line) => line.startsWith("Waiting for CodeRunner to answer"))).toBe(true);
     const again = await run("print(open('/home/coderunner/workspace/kept.txt').read())");
     expect(again.body.stdout).toBe("still here\n");
+    // The browser comes back too: Chromium in the resumed container loads the container's own docs page.
+    const page = await post(`${host!.url}/v1/browser/interactions/navigate`, { url: "http://127.0.0.1:8223/docs", wait_timeout: 60_000 });
+    expect(page.status).toBe(200);
+    expect(page.body).toMatchObject({ success: true, http_status: 200 });
     const logs = await manager.lastLogLines(NAME, 50);
     expect(logs.some((line) => line.includes("listening on http://0.0.0.0:8223"))).toBe(true);
   }, 180_000);
