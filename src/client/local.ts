@@ -59,7 +59,7 @@ export async function ensureLocalServer(options: LocalServerOptions): Promise<{ 
     ensureUp = options.ensureUp ?? (await loadEnsureUp());
   } catch (error) {
     throw new ContainerError(
-      `No CodeRunner answers at ${options.baseURL}, and this installation cannot start one (${error instanceof Error ? error.message : String(error)}). Run \`coderunner serve\` and retry.`,
+      `No CodeRunner answers at ${options.baseURL}, and this runtime cannot start one itself (${error instanceof Error ? error.message : String(error)}). Start it with \`coderunner up\` (or \`coderunner serve\`) and retry.`,
       { code: "CONTAINER_ERROR", cause: error },
     );
   }

@@ -312,19 +312,24 @@ describe("Node", () => {
       const script = join(out, "run.mjs");
       writeFileSync(
         script,
-        `import { CodeRunner, SessionError } from "./sdk.mjs";
+        `import { CodeRunner, ContainerError, SessionError } from "./sdk.mjs";
          const runner = new CodeRunner({ autoStart: false });
          const result = await runner.execute("print(6 * 7)");
          let sessionError = false;
          try { await runner.execute("1", { sessionId: "missing" }); } catch (e) { sessionError = e instanceof SessionError; }
          await runner[Symbol.asyncDispose]();
-         console.log(JSON.stringify({ stdout: result.stdout, sessionError }));`,
+         // Nothing listens here and Node cannot load the (Bun) container lifecycle: a clear error, no hang.
+         let startError = "";
+         try { await new CodeRunner({ baseURL: "http://127.0.0.1:9", onProgress: () => {} }).execute("1"); } catch (e) { startError = e instanceof ContainerError ? e.message : String(e); }
+         console.log(JSON.stringify({ stdout: result.stdout, sessionError, startError }));`,
       );
       const node = Bun.spawn(["node", script], { env: { ...process.env, CODERUNNER_URL: server.url }, stdout: "pipe", stderr: "pipe" });
       const [stdout, stderr, code] = await Promise.all([new Response(node.stdout).text(), new Response(node.stderr).text(), node.exited]);
       expect(stderr).toBe("");
       expect(code).toBe(0);
-      expect(JSON.parse(stdout)).toEqual({ stdout: "42\n", sessionError: true });
+      const report = JSON.parse(stdout);
+      expect(report).toMatchObject({ stdout: "42\n", sessionError: true });
+      expect(report.startError).toContain("coderunner up");
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
