@@ -16,7 +16,7 @@ const settings: ContainerSettings = {
   logLevel: "info",
 };
 
-function frame(text: string): Uint8Array {
+function frame(text: string): Uint8Array<ArrayBuffer> {
   const data = new TextEncoder().encode(text);
   const out = new Uint8Array(8 + data.length);
   out[0] = 2;
