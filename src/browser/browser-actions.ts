@@ -11,6 +11,8 @@ import { checkURL } from "./url-policy";
 /** Defaults of the contract, in milliseconds. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_TYPE_DELAY_MS = 100;
+/** Past a call's own timeout, how long before it is abandoned as hung. */
+const DEADLINE_GRACE_MS = 2_000;
 const DEFAULT_EXTRACT_SELECTOR = "body *";
 const DEFAULT_EXTRACT_ATTRIBUTES = ["href", "src", "class", "id"];
 
@@ -61,6 +63,7 @@ export interface ExtractRequest extends SessionRef {
   selector?: string | null;
   attributes?: string[] | null;
   limit?: number | null;
+  timeout?: number | null;
 }
 export interface ContentRequest extends SessionRef {
   url?: string | null;
@@ -69,6 +72,7 @@ export interface ContentRequest extends SessionRef {
   include_anchors?: boolean | null;
   max_anchors?: number | null;
   max_interactive?: number | null;
+  timeout?: number | null;
 }
 
 /**
@@ -184,7 +188,8 @@ export class BrowserActions {
     const selector = request.selector || DEFAULT_EXTRACT_SELECTOR;
     const attributes = request.attributes?.length ? request.attributes : DEFAULT_EXTRACT_ATTRIBUTES;
     const limit = request.limit ?? 100;
-    return this.run(session, { action: "extract", selector }, async (page) => {
+    const timeout = request.timeout ?? DEFAULT_TIMEOUT_MS;
+    return this.run(session, { action: "extract", selector, timeout }, async (page) => {
       const locator = page.locator(selector);
       const elements = (await locator.evaluateAll(extractElements as never, { attributes, limit })) as ExtractedElement[];
       if (elements.length === 0 && request.selector) {
@@ -201,7 +206,8 @@ export class BrowserActions {
     const started = performance.now();
     this.content ??= contentScript(READABILITY_SOURCE);
     const script = this.content;
-    return this.run(session, { action: "read the page's content" }, async (page) => {
+    const timeout = request.timeout ?? DEFAULT_TIMEOUT_MS;
+    return this.run(session, { action: "read the page's content", timeout }, async (page) => {
       const result = await page.evaluate(script, {
         includeInteractive: request.include_interactive ?? true,
         includeAnchors: request.include_anchors ?? true,
@@ -230,12 +236,22 @@ export class BrowserActions {
     });
   }
 
-  /** Runs `work` on the session's page, counting it as use and translating what Playwright throws. */
+  /**
+   * Runs `work` on the session's page, counting it as use and translating what Playwright throws.
+   * It never waits past `timeout` plus a grace period (or forever on a dead session): a page stuck
+   * in a script, or a Chromium that died mid-call, answers 408 or 410 instead of hanging.
+   */
   private async run<T>(session: BrowserSession, context: FailureContext, work: (page: Page) => Promise<T>): Promise<T> {
     this.manager.touch(session);
     session.actions++;
+    const limit = (context.timeout ?? DEFAULT_TIMEOUT_MS) + DEADLINE_GRACE_MS;
+    const deadline = Promise.withResolvers<never>();
+    const timer = setTimeout(
+      () => deadline.reject(new AppError("TIMEOUT", `Could not ${context.action} within ${limit} ms: the page stopped responding.`)),
+      limit,
+    );
     try {
-      return await work(session.page);
+      return await Promise.race([work(session.page), session.whenLost, deadline.promise]);
     } catch (error) {
       const translated = translatePlaywrightError(error, context);
       if (translated.code === "SESSION_GONE" && session.goneReason) {
@@ -243,6 +259,7 @@ export class BrowserActions {
       }
       throw translated;
     } finally {
+      clearTimeout(timer);
       this.manager.touch(session);
     }
   }

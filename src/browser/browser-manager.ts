@@ -72,6 +72,8 @@ export class BrowserManager {
   private creatingDefault: Promise<BrowserSession> | undefined;
   private pending = 0;
   private readonly spares: ContextPool;
+  /** Per Chromium, a promise that rejects when it disconnects, to race calls that may never settle. */
+  private readonly disconnects = new WeakMap<Browser, Promise<never>>();
   private sweeper: Timer | undefined;
   private stopped = false;
   private lastActivity: number;
@@ -86,7 +88,8 @@ export class BrowserManager {
     const timeout = options.defaultTimeoutMs ?? 30_000;
     this.spares = new ContextPool({
       size: options.spares ?? 1,
-      open: (browser) => openContext(browser, { viewport: DEFAULT_VIEWPORT }, timeout),
+      open: (browser) => openContext(browser, { viewport: DEFAULT_VIEWPORT }, timeout, this.disconnectOf(browser)),
+      abort: (browser) => this.disconnectOf(browser),
       wanted: (browser) => !this.stopped && this.browser === browser,
       log: options.log,
     });
@@ -120,7 +123,7 @@ export class BrowserManager {
     try {
       const browser = await this.ensureBrowser();
       const spare = options.userAgent ? undefined : await this.spares.take(browser, options.viewport);
-      const opened = spare ?? (await openContext(browser, options, this.options.defaultTimeoutMs ?? 30_000));
+      const opened = spare ?? (await openContext(browser, options, this.options.defaultTimeoutMs ?? 30_000, this.disconnectOf(browser)));
       const { context, page } = opened;
       const session = new BrowserSession(id, context, page, options, this.clock());
       page.on("crash", () => this.markGone(session, "Its page crashed (out of memory, or a renderer failure)."));
@@ -206,6 +209,7 @@ export class BrowserManager {
     if (!session) return false;
     this.sessions.delete(id);
     this.lastActivity = this.clock();
+    session.markLost("It was closed.");
     await session.context.close().catch(() => undefined);
     return true;
   }
@@ -282,6 +286,11 @@ export class BrowserManager {
     }
     this.launches++;
     this.options.log.info(`Chromium started in ${Math.round(performance.now() - started)} ms (${path}).`);
+    const disconnected = new Promise<never>((_, reject) =>
+      browser.on("disconnected", () => reject(new AppError("BROWSER_UNAVAILABLE", "Chromium exited while the session was being opened; try again."))),
+    );
+    disconnected.catch(() => undefined);
+    this.disconnects.set(browser, disconnected);
     browser.on("disconnected", () => this.onDisconnected(browser));
     if (this.stopped) {
       await browser.close().catch(() => undefined);
@@ -289,6 +298,10 @@ export class BrowserManager {
     }
     this.browser = browser;
     return browser;
+  }
+
+  private disconnectOf(browser: Browser): Promise<never> {
+    return this.disconnects.get(browser) ?? new Promise<never>(() => {});
   }
 
   private onDisconnected(browser: Browser): void {
@@ -301,7 +314,7 @@ export class BrowserManager {
   }
 
   private markGone(session: BrowserSession, reason: string): void {
-    session.goneReason ??= reason;
+    session.markLost(reason);
     if (this.sessions.get(session.id) !== session) return;
     this.sessions.delete(session.id);
     this.gone.set(session.id, reason);

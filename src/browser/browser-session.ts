@@ -1,4 +1,5 @@
 import type { BrowserContext, Page } from "playwright-core";
+import { AppError } from "../errors";
 
 export interface Viewport {
   width: number;
@@ -22,6 +23,12 @@ export class BrowserSession {
   actions = 0;
   /** Set once the session can no longer be used, with the reason clients are told. */
   goneReason: string | undefined;
+  private readonly lost = Promise.withResolvers<never>();
+  /**
+   * Rejects with `SESSION_GONE` once the session is lost (Chromium or its page died, or it was
+   * closed). Playwright calls are raced against it: some never settle when Chromium dies under them.
+   */
+  readonly whenLost: Promise<never> = this.lost.promise;
 
   constructor(
     readonly id: string,
@@ -32,6 +39,14 @@ export class BrowserSession {
   ) {
     this.createdAt = new Date(now);
     this.lastUsedAt = now;
+    this.lost.promise.catch(() => undefined);
+  }
+
+  /** Marks the session unusable; calls racing `whenLost` fail with `reason`. */
+  markLost(reason: string): void {
+    if (this.goneReason !== undefined) return;
+    this.goneReason = reason;
+    this.lost.reject(new AppError("SESSION_GONE", `Browser session ${this.id} is gone: ${reason} Create a new session.`));
   }
 
   get viewport(): Viewport {

@@ -10,17 +10,20 @@ export interface OpenedContext {
   page: Page;
 }
 
-/** A new context (cookies and storage of its own) and page in `browser`; 503 if Chromium refuses. */
-export async function openContext(browser: Browser, options: BrowserSessionOptions, defaultTimeoutMs: number): Promise<OpenedContext> {
+/**
+ * A new context (cookies and storage of its own) and page in `browser`; 503 if Chromium refuses or
+ * `abort` rejects first (Playwright's `newPage` can wait forever when Chromium dies under it).
+ */
+export async function openContext(browser: Browser, options: BrowserSessionOptions, defaultTimeoutMs: number, abort: Promise<never>): Promise<OpenedContext> {
   let context: BrowserContext;
   try {
-    context = await browser.newContext({ viewport: options.viewport, userAgent: options.userAgent, bypassCSP: true });
+    context = await Promise.race([browser.newContext({ viewport: options.viewport, userAgent: options.userAgent, bypassCSP: true }), abort]);
   } catch (error) {
     throw new AppError("BROWSER_UNAVAILABLE", `Could not open a browser context: ${messageOf(error).split("\n")[0]}`, { cause: error });
   }
   context.setDefaultTimeout(defaultTimeoutMs);
   try {
-    return { browser, context, page: await context.newPage() };
+    return { browser, context, page: await Promise.race([context.newPage(), abort]) };
   } catch (error) {
     await context.close().catch(() => undefined);
     throw new AppError("BROWSER_UNAVAILABLE", `Could not open a browser page: ${messageOf(error).split("\n")[0]}`, { cause: error });
@@ -31,6 +34,8 @@ export interface ContextPoolOptions {
   /** Contexts kept ready; 0 turns the pool off. */
   size: number;
   open: (browser: Browser) => Promise<OpenedContext>;
+  /** Rejects when `browser` disconnects. */
+  abort: (browser: Browser) => Promise<never>;
   /** Whether contexts are still wanted for `browser` (it is the manager's current one, not stopped). */
   wanted: (browser: Browser) => boolean;
   log: Logger;
@@ -60,7 +65,7 @@ export class ContextPool {
     for (let spare = this.ready.shift(); spare; spare = this.ready.shift()) {
       if (spare.browser === browser && browser.isConnected() && !spare.page.isClosed()) {
         try {
-          await spare.page.setViewportSize(viewport);
+          await Promise.race([spare.page.setViewportSize(viewport), this.options.abort(browser)]);
           return spare;
         } catch {
           // Try the next one.

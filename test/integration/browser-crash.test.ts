@@ -70,6 +70,21 @@ describe("Chromium crash and shutdown", () => {
     expect((await call("/v1/browser/interactions/navigate", { url })).body.session_id).toBe("default");
   });
 
+  test("a session being opened while Chromium dies answers (200 or 503) instead of hanging", async () => {
+    for (const delay of [0, 100, 200, 300]) {
+      if (!manager.running) await call("/v1/browser/sessions/", {});
+      const root = browserRoot(manager.processes());
+      const started = performance.now();
+      const opening = call("/v1/browser/sessions/", {});
+      setTimeout(() => process.kill(root, "SIGKILL"), delay);
+      const { status } = await opening;
+      expect([200, 503]).toContain(status);
+      expect(performance.now() - started).toBeLessThan(15_000);
+      await until(() => !manager.running);
+    }
+    expect((await call("/v1/browser/sessions/", {})).status).toBe(200);
+  });
+
   test("stop ends every Chromium process", async () => {
     const pids = manager.processes();
     expect(pids.length).toBeGreaterThan(1);

@@ -89,6 +89,7 @@ const PAGES: Record<string, (url: URL, request: Request) => Response | Promise<R
          <footer class="site-footer"><p>Copyright Gazette Media Group, all rights reserved, do not copy this footer text.</p></footer>`,
       ),
     ),
+  "/busy": () => page(html("Busy", `<p id="busy">about to hang</p><button id="hang" onclick="for (;;) {}">Hang</button>`)),
   "/set-cookie": () => new Response(html("Set", "<p>cookie set</p>"), { headers: { "content-type": "text/html", "set-cookie": "flavour=oatmeal; Path=/" } }),
   "/echo-cookie": (_url, request) => page(html("Echo", `<p id="cookie">[${escape(request.headers.get("cookie") ?? "")}]</p>`)),
   // Never answers.
@@ -360,6 +361,21 @@ describe("browser sessions against Chromium", () => {
     const current = await act("content", {});
     expect(current.body.url).toBe(`${base}/article`);
     expect((await act("content", { url: `${base}/slow`, wait_timeout: 300 })).status).toBe(408);
+  });
+
+  test("a page stuck in a script answers 408 instead of hanging, and its session can be closed", async () => {
+    const id = await newSession();
+    await open("/busy", id);
+    const started = performance.now();
+    // The click starts an endless loop in the page: the click itself cannot finish.
+    expect(await act("click", { session_id: id, selector: "#hang", timeout: 500 })).toMatchObject({ status: 408, body: { code: "TIMEOUT" } });
+    const stuck = await act("content", { session_id: id, timeout: 500 });
+    expect(stuck).toMatchObject({ status: 408, body: { code: "TIMEOUT" } });
+    expect((await act("extract", { session_id: id, selector: "#busy", timeout: 500 })).status).toBe(408);
+    expect(performance.now() - started).toBeLessThan(15_000);
+    expect((await call(`/v1/browser/sessions/${id}`, undefined, "DELETE")).body).toEqual({ success: true });
+    const other = await newSession();
+    expect((await open("/form", other)).title).toBe("Form");
   });
 
   test("two sessions do not share cookies", async () => {

@@ -118,6 +118,7 @@ export const ExtractBody = t.Optional(
     selector: optional(t.String({ description: "Default \"body *\". An explicit selector matching nothing: 404." })),
     attributes: optional(t.Array(t.String(), { description: "Properties or attributes to report; default href, src, class, id." })),
     limit: optional(t.Integer({ minimum: 1, maximum: 10_000, default: 100 })),
+    timeout: millis(30_000, "How long the page may take to answer."),
   }),
 );
 
@@ -141,6 +142,7 @@ export const ContentBody = t.Optional(
     include_anchors: optional(t.Boolean({ default: true })),
     max_anchors: optional(t.Integer({ minimum: 0, maximum: 1000, default: 50 })),
     max_interactive: optional(t.Integer({ minimum: 0, maximum: 5000, default: 200 })),
+    timeout: millis(30_000, "How long reading the page may take (a page busy in a script answers 408)."),
   }),
 );
 

@@ -136,6 +136,32 @@ describe("BrowserManager", () => {
     await manager.stop();
   });
 
+  test("a session being opened when Chromium dies fails with 503 instead of waiting forever", async () => {
+    const { launcher, manager } = setup();
+    await manager.create({ viewport });
+    launcher.browsers[0]!.hangNewPage = true;
+    const opening = manager.create({ viewport });
+    await Bun.sleep(5);
+    launcher.browsers[0]!.crash();
+    expect(await codeOf(() => opening)).toBe("BROWSER_UNAVAILABLE");
+    expect(manager.size).toBe(0);
+    await manager.stop();
+  });
+
+  test("calls racing a session's loss fail with 410 when it is closed or crashes", async () => {
+    const { launcher, manager } = setup();
+    const closed = await manager.create({ viewport });
+    const crashed = await manager.create({ viewport });
+    const onClosed = Promise.race([new Promise(() => {}), closed.whenLost]);
+    const onCrashed = Promise.race([new Promise(() => {}), crashed.whenLost]);
+    await manager.close(closed.id);
+    launcher.browsers[0]!.crash();
+    expect(await codeOf(() => onClosed)).toBe("SESSION_GONE");
+    expect(await codeOf(() => onCrashed)).toBe("SESSION_GONE");
+    expect(crashed.goneReason).toContain("Chromium exited");
+    await manager.stop();
+  });
+
   test("a crashed page makes only its own session gone", async () => {
     const { launcher, manager } = setup();
     const crashed = await manager.create({ viewport });

@@ -35,6 +35,8 @@ export interface FakeContext {
 
 export interface FakeBrowser {
   contexts: FakeContext[];
+  /** newPage never settles, as Playwright's does when Chromium dies under it. */
+  hangNewPage: boolean;
   closed: boolean;
   isConnected(): boolean;
   on(event: string, handler: Handler): FakeBrowser;
@@ -49,6 +51,7 @@ function fakeBrowser(): FakeBrowser {
   let connected = true;
   const browser: FakeBrowser = {
     contexts: [],
+    hangNewPage: false,
     closed: false,
     isConnected: () => connected,
     on(event, handler) {
@@ -77,6 +80,7 @@ function fakeBrowser(): FakeBrowser {
         page,
         setDefaultTimeout() {},
         async newPage() {
+          if (browser.hangNewPage) return new Promise<FakePage>(() => {});
           return page;
         },
         async close() {
