@@ -41,7 +41,7 @@ export const SETTINGS = {
   maxBrowserSessions: s({ env: "CODERUNNER_MAX_BROWSER_SESSIONS", kind: "int", default: 16, min: 1, doc: "Browser sessions open at once; more answer 429." }),
   browserIdleSeconds: s({ env: "CODERUNNER_BROWSER_IDLE_SECONDS", kind: "number", default: 1800, min: 1, doc: "A browser session unused this long is closed." }),
   logLevel: s({ env: "CODERUNNER_LOG_LEVEL", kind: "string", default: "info", doc: "One of debug, info, warn, error." }),
-  dockerHost: s({ env: "DOCKER_HOST", kind: "string", default: "unix:///var/run/docker.sock", doc: "Docker Engine address for `coderunner up` and host mode (unix:///path or tcp://host:port)." }),
+  dockerHost: s({ env: "DOCKER_HOST", kind: "string", default: undefined, doc: "Docker Engine address for `coderunner up` and host mode (unix:///path or tcp://host:port); unset: /var/run/docker.sock, else the rootless, Docker Desktop or Colima socket found." }),
   image: s({ env: "CODERUNNER_IMAGE", kind: "string", default: `coderunner:${VERSION}`, doc: "Image tag of the sandbox container; built from the copy embedded in the binary when absent." }),
   containerName: s({ env: "CODERUNNER_CONTAINER", kind: "string", default: "coderunner", doc: "Name of the sandbox container that `coderunner up` creates and resumes." }),
   containerPort: s({ env: "CODERUNNER_CONTAINER_PORT", kind: "int", default: 8224, min: 0, doc: "Host port (on 127.0.0.1) the container's API is published on; 0 lets Docker choose." }),

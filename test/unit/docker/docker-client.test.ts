@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { homedir } from "node:os";
 import { API_VERSION, DockerAPIError, DockerClient, DockerConnectionError, DockerStreamError } from "../../../src/docker/docker-client";
 import { parseDockerHost } from "../../../src/docker/docker-host";
 
@@ -131,7 +132,9 @@ describe("DockerClient", () => {
 
 describe("parseDockerHost", () => {
   test("unix sockets, tcp with and without port, and refusals", () => {
-    expect(parseDockerHost(undefined)).toMatchObject({ baseURL: "http://localhost", socketPath: "/var/run/docker.sock" });
+    expect(parseDockerHost(undefined, () => false)).toMatchObject({ baseURL: "http://localhost", socketPath: "/var/run/docker.sock" });
+    const colima = `${homedir()}/.colima/default/docker.sock`;
+    expect(parseDockerHost("", (path) => path === colima).socketPath).toBe(colima);
     expect(parseDockerHost("unix:///run/user/1000/docker.sock").socketPath).toBe("/run/user/1000/docker.sock");
     expect(parseDockerHost("tcp://10.0.0.5:2375").baseURL).toBe("http://10.0.0.5:2375");
     expect(parseDockerHost("tcp://10.0.0.5:2375").socketPath).toBeUndefined();
