@@ -35,7 +35,8 @@ export class DockerStreamError extends Error {
   override name = "DockerStreamError";
 }
 
-type Fetch = (input: string, init?: RequestInit & { unix?: string; duplex?: "half" }) => Promise<Response>;
+/** Bun's fetch; `timeout: false` lifts its 300 s idle limit for streams that may be quiet (build, logs -f, wait). */
+type Fetch = (input: string, init?: RequestInit & { unix?: string; duplex?: "half"; timeout?: boolean }) => Promise<Response>;
 
 export interface DockerClientOptions {
   /** `DOCKER_HOST`-style address; defaults to the `DOCKER_HOST` variable, then the standard socket. */
@@ -52,6 +53,8 @@ interface Call {
   /** Statuses this call treats as success; any other is a `DockerAPIError`. */
   expect: number[];
   signal?: AbortSignal;
+  /** The answer may take longer than Bun's default idle limit (5 min). */
+  long?: boolean;
 }
 
 export interface ProgressOptions {
@@ -111,6 +114,7 @@ export class DockerClient {
         headers,
         body,
         signal: call.signal,
+        ...(call.long ? { timeout: false } : {}),
         ...(this.address.socketPath ? { unix: this.address.socketPath } : {}),
         ...(call.body ? { duplex: "half" as const } : {}),
       });
@@ -186,6 +190,7 @@ export class DockerClient {
       body: context,
       expect: [200],
       signal: options.signal,
+      long: true,
     });
     let imageID: string | undefined;
     for await (const message of this.progress(response, options.onProgress)) {
@@ -205,6 +210,7 @@ export class DockerClient {
       query: { fromImage: image, tag },
       expect: [200],
       signal: options.signal,
+      long: true,
     });
     for await (const _ of this.progress(response, options.onProgress));
   }
@@ -220,6 +226,7 @@ export class DockerClient {
       body: rootfs,
       expect: [200],
       signal: options.signal,
+      long: true,
     });
     for await (const _ of this.progress(response, options.onProgress));
   }
@@ -299,6 +306,7 @@ export class DockerClient {
       query: { condition: options.condition ?? "not-running" },
       expect: [200],
       signal: options.signal,
+      long: true,
     });
   }
 
@@ -318,6 +326,7 @@ export class DockerClient {
       },
       expect: [200],
       signal: options.signal,
+      long: options.follow ?? false,
     });
     if (!response.body) return;
     yield* demuxText(response.body, tty);

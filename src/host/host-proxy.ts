@@ -9,7 +9,8 @@ export interface ProxyTarget {
   apiKey: string;
 }
 
-type Fetch = (input: string, init?: RequestInit & { duplex?: "half"; decompress?: boolean }) => Promise<Response>;
+/** Bun's fetch: `timeout: false` lifts its 300 s idle limit (an `/execute` may be silent for hours). */
+type Fetch = (input: string, init?: RequestInit & { duplex?: "half"; decompress?: boolean; timeout?: boolean }) => Promise<Response>;
 
 export interface HostProxyOptions {
   /** Name reported in the `X-CodeRunner-Container` response header. */
@@ -127,6 +128,7 @@ export class HostProxy {
           body,
           redirect: "manual",
           decompress: false,
+          timeout: false,
           signal: request.signal,
           ...(body instanceof ReadableStream ? { duplex: "half" as const } : {}),
         });
