@@ -9,6 +9,7 @@ import { containerSettings, containerSpec, endpointOf, LABEL, type ContainerSett
 import { DockerAPIError, DockerClient, DockerConnectionError, DockerStreamError, type LogsOptions } from "./docker-client";
 import type { ContainerInspect } from "./docker-types";
 import { ensureEngine } from "./engine-setup";
+import { stateDir, withFileLock } from "./file-lock";
 import { baseImage, binaryForImage, contextTar, EMBEDDED } from "./image-context";
 import type { StreamText } from "./stream-demux";
 import { PROXY_HEADER } from "../host/host-proxy";
@@ -175,12 +176,24 @@ export class ContainerManager {
     }
   }
 
-  /** The image's ID, building it when the tag is absent. */
+  /**
+   * The image's ID, building it when the tag is absent. A lock file makes a second `coderunner up`
+   * wait for the first one's build instead of building the same image beside it.
+   */
   async ensureImage(say: Say = quiet): Promise<string> {
     const image = await this.docker.inspectImage(this.settings.image);
     if (image) return image.Id;
-    say(`Image ${this.settings.image} is not here yet: building it from the Dockerfile embedded in coderunner.`);
-    return this.buildImage(say);
+    const lock = join(stateDir(), `build-${this.settings.image.replace(/[^\w.-]+/g, "_")}.lock`);
+    return withFileLock(
+      lock,
+      async () => {
+        const built = await this.docker.inspectImage(this.settings.image);
+        if (built) return built.Id;
+        say(`Image ${this.settings.image} is not here yet: building it from the Dockerfile embedded in coderunner.`);
+        return this.buildImage(say);
+      },
+      { onWait: () => say(`Another coderunner is building image ${this.settings.image}: waiting for it ...`) },
+    );
   }
 
   /**
