@@ -12,6 +12,8 @@ import { checkURL } from "./url-policy";
 /** Defaults of the contract, in milliseconds. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_TYPE_DELAY_MS = 100;
+/** Time allowed per key typed beyond the requested delay (a busy machine takes tens of ms a key). */
+const PER_KEY_ALLOWANCE_MS = 250;
 /** Past a call's own timeout, how long before it is abandoned as hung. */
 const DEADLINE_GRACE_MS = 2_000;
 const DEFAULT_EXTRACT_SELECTOR = "body *";
@@ -111,10 +113,14 @@ export class BrowserActions {
     });
   }
 
+  /**
+   * Key by key, `delay` ms apart. `timeout` is for finding the element; the typing itself (the delay
+   * plus an allowance for each key's round trip to the page) is added to it.
+   */
   async type(request: TypeRequest) {
     const session = await this.manager.resolve(request.session_id);
-    const timeout = request.timeout ?? DEFAULT_TIMEOUT_MS;
     const delay = request.delay ?? DEFAULT_TYPE_DELAY_MS;
+    const timeout = (request.timeout ?? DEFAULT_TIMEOUT_MS) + (delay + PER_KEY_ALLOWANCE_MS) * [...request.text].length;
     return this.onElement(session, "type into", request.selector, timeout, async (element) => {
       await element.pressSequentially(request.text, { delay, timeout });
       return { success: true, selector: request.selector, text: request.text, status: "completed", session_id: session.id };
@@ -167,6 +173,7 @@ export class BrowserActions {
     });
   }
 
+  /** `quality` applies to JPEG and is ignored for PNG (clients send it either way); `clip` overrides `full_page`. */
   async screenshot(request: ScreenshotRequest) {
     const format = request.format ?? "png";
     const session = await this.manager.resolve(request.session_id);

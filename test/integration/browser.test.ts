@@ -186,6 +186,15 @@ describe("browser sessions against Chromium", () => {
     expect(await text(id, "#greeting")).toBe("Hello, Ada! Note: hi there");
   });
 
+  test("typing time counts on top of the timeout, which is for finding the element", async () => {
+    const id = await newSession();
+    await open("/form", id);
+    const text = "typed slowly, one key after another, fifty chars!";
+    const typed = await act("type", { session_id: id, selector: "#name", text, delay: 60, timeout: 500 });
+    expect(typed.status).toBe(200);
+    expect((await act("extract", { session_id: id, selector: "#name", attributes: ["value"] })).body.elements[0].value).toBe(text);
+  });
+
   test("a click changes the DOM; an element that never becomes clickable is 408, a missing one 404", async () => {
     const id = await newSession();
     await open("/click", id);
