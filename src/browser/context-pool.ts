@@ -13,12 +13,11 @@ export interface OpenedContext {
 /**
  * A new context (cookies and storage of its own) and page in `browser`; 503 if Chromium refuses or
  * `abort` rejects first (Playwright's `newPage` can wait forever when Chromium dies under it).
- * `bypassCSP` lets `content` evaluate Readability on pages whose Content-Security-Policy forbids eval.
  */
 export async function openContext(browser: Browser, options: BrowserSessionOptions, defaultTimeoutMs: number, abort: Promise<never>): Promise<OpenedContext> {
   let context: BrowserContext;
   try {
-    context = await Promise.race([browser.newContext({ viewport: options.viewport, userAgent: options.userAgent, bypassCSP: true }), abort]);
+    context = await Promise.race([browser.newContext({ viewport: options.viewport, userAgent: options.userAgent }), abort]);
   } catch (error) {
     throw new AppError("BROWSER_UNAVAILABLE", `Could not open a browser context: ${messageOf(error).split("\n")[0]}`, { cause: error });
   }

@@ -90,6 +90,10 @@ const PAGES: Record<string, (url: URL, request: Request) => Response | Promise<R
       ),
     ),
   "/busy": () => page(html("Busy", `<p id="busy">about to hang</p><button id="hang" onclick="for (;;) {}">Hang</button>`)),
+  "/strict-csp": () =>
+    new Response(html("Locked down", `<article><h1>Strict page</h1>${ARTICLE_PARAGRAPHS.map((text) => `<p>${text}</p>`).join("")}</article>`), {
+      headers: { "content-type": "text/html", "content-security-policy": "default-src 'none'" },
+    }),
   "/set-cookie": () => new Response(html("Set", "<p>cookie set</p>"), { headers: { "content-type": "text/html", "set-cookie": "flavour=oatmeal; Path=/" } }),
   "/echo-cookie": (_url, request) => page(html("Echo", `<p id="cookie">[${escape(request.headers.get("cookie") ?? "")}]</p>`)),
   // Never answers.
@@ -323,6 +327,15 @@ describe("browser sessions against Chromium", () => {
     const limited = await act("content", { session_id: id, max_anchors: 2, include_interactive: false });
     expect(limited.body.content_anchors).toHaveLength(2);
     expect(limited.body.interactive_elements).toHaveLength(0);
+  });
+
+  test("content reads a page whose Content-Security-Policy forbids scripts", async () => {
+    const id = await newSession();
+    await open("/strict-csp", id);
+    const result = await act("content", { session_id: id });
+    expect(result.status).toBe(200);
+    expect(result.body.readable_content.content).toContain(ARTICLE_PARAGRAPHS[2]);
+    expect(result.body.content_anchors.length).toBeGreaterThan(0);
   });
 
   test("every selector content returns is unique, and clicking one works", async () => {
