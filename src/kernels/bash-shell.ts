@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { KernelRunOutcome } from "./python-kernel";
-import { stopSignal } from "./python-kernel";
+import { delay, stopSignal } from "../timers";
 import type { OutputCollector } from "./output";
 import { cpuSeconds } from "./proc-stats";
 
@@ -150,14 +150,17 @@ export class BashShell {
       stopped = true;
       this.signal("SIGINT");
     });
-    const grace = Bun.sleep(options.timeoutMs + options.interruptGraceMs).then(() => "stuck" as const);
-    const abortGrace = new Promise<"stuck">((resolve) =>
-      options.signal?.addEventListener("abort", () => setTimeout(() => resolve("stuck"), options.interruptGraceMs), { once: true }),
-    );
+    const grace = delay(options.timeoutMs + options.interruptGraceMs, "stuck" as const);
+    let abortTimer: Timer | undefined;
+    const onAbort = () => {
+      abortTimer = setTimeout(() => resolveAbort("stuck"), options.interruptGraceMs);
+    };
+    const { promise: abortGrace, resolve: resolveAbort } = Promise.withResolvers<"stuck">();
+    options.signal?.addEventListener("abort", onAbort, { once: true });
     try {
       const [exitCode, errDone] = await Promise.race([
         Promise.all([this.drain(this.stdout!, marker, (t) => options.collector.stdout(t)), this.drain(this.stderr!, marker, (t) => options.collector.stderr(t))]),
-        grace.then(() => ["stuck", false] as const),
+        grace.promise.then(() => ["stuck", false] as const),
         abortGrace.then(() => ["stuck", false] as const),
       ]);
       if (exitCode === "stuck" || exitCode === "ended" || !errDone) {
@@ -169,6 +172,9 @@ export class BashShell {
       return { status: stopped ? "interrupted" : "completed", cpuTime, exitCode, freshShell };
     } finally {
       stop.cancel();
+      grace.cancel();
+      clearTimeout(abortTimer);
+      options.signal?.removeEventListener("abort", onAbort);
       rmSync(path, { force: true });
     }
   }

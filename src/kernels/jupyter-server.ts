@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ServerConnection } from "@jupyterlab/services";
 import { AppError, messageOf } from "../errors";
+import { within } from "../timers";
 import type { Logger } from "../log";
 
 /**
@@ -217,7 +218,7 @@ export class JupyterServer {
     this.process = undefined;
     if (proc && proc.exitCode === null && !proc.signalCode) {
       proc.kill("SIGTERM");
-      const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(graceMs).then(() => false)]);
+      const exited = await within(proc.exited.then(() => true), graceMs, false);
       if (!exited) {
         proc.kill("SIGKILL");
         await proc.exited;

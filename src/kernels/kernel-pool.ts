@@ -1,5 +1,6 @@
 import { messageOf } from "../errors";
 import type { Logger } from "../log";
+import { within } from "../timers";
 import type { KernelFactory, PythonKernel } from "./python-kernel";
 
 export interface KernelPoolOptions {
@@ -42,7 +43,7 @@ export class KernelPool {
   /** Resolves once the pool holds its full number of idle kernels (or stops trying). */
   async warm(): Promise<void> {
     while (this.running && this.idle.length < this.options.size && (this.starting > 0 || this.retryTimer || this.refillTimer)) {
-      await Promise.race([...this.waiters, Bun.sleep(50)]);
+      await within(Promise.race([...this.waiters]), 50, undefined);
     }
   }
 
@@ -114,6 +115,7 @@ export class KernelPool {
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     await Promise.allSettled([...this.waiters]);
-    await Promise.allSettled(this.idle.splice(0).map((kernel) => kernel.shutdown()));
+    // Idle kernels hold no one's state: end them at once.
+    await Promise.allSettled(this.idle.splice(0).map((kernel) => kernel.shutdown({ kill: true })));
   }
 }

@@ -2,6 +2,7 @@ import { KernelAPI, KernelConnection, type KernelMessage, type ServerConnection 
 import { AppError, messageOf } from "../errors";
 import type { OutputCollector } from "./output";
 import { cpuSeconds, findProcesses, isAlive } from "./proc-stats";
+import { stopSignal, within } from "../timers";
 
 /**
  * One Jupyter kernel and the only place that speaks the Jupyter messaging protocol: execute with iopub
@@ -132,7 +133,7 @@ export class PythonKernel {
 
       interrupting = true;
       await this.connection.interrupt().catch(() => undefined);
-      const afterInterrupt = await Promise.race([ended, Bun.sleep(options.interruptGraceMs).then(() => "stuck" as const)]);
+      const afterInterrupt = await within(ended, options.interruptGraceMs, "stuck" as const);
       if (afterInterrupt === "completed" || afterInterrupt === "aborted") return { status: "interrupted", cpuTime: cpuSpent() };
       if (afterInterrupt === "died") return { status: "died", cpuTime: null };
       return { status: "unresponsive", cpuTime: cpuSpent() };
@@ -180,34 +181,10 @@ function collectIOPub(message: KernelMessage.IIOPubMessage, collector: OutputCol
   }
 }
 
-/** A promise that resolves to "stop" at the deadline or when `signal` aborts, and a way to cancel it. */
-export function stopSignal(timeoutMs: number, signal?: AbortSignal): { promise: Promise<"stop">; cancel: () => void } {
-  let timer: Timer | undefined;
-  let onAbort: (() => void) | undefined;
-  const promise = new Promise<"stop">((resolve) => {
-    timer = setTimeout(() => resolve("stop"), timeoutMs);
-    if (signal) {
-      onAbort = () => resolve("stop");
-      if (signal.aborted) onAbort();
-      else signal.addEventListener("abort", onAbort, { once: true });
-    }
-  });
-  return {
-    promise,
-    cancel: () => {
-      clearTimeout(timer);
-      if (signal && onAbort) signal.removeEventListener("abort", onAbort);
-    },
-  };
+async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  const result = await within(promise, ms, TIMED_OUT);
+  if (result === TIMED_OUT) throw new AppError("KERNEL_UNAVAILABLE", message);
+  return result as T;
 }
 
-async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  const stop = stopSignal(ms);
-  try {
-    const result = await Promise.race([promise, stop.promise]);
-    if (result === "stop") throw new AppError("KERNEL_UNAVAILABLE", message);
-    return result as T;
-  } finally {
-    stop.cancel();
-  }
-}
+const TIMED_OUT = Symbol("timed out");

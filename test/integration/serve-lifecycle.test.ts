@@ -65,3 +65,22 @@ describe("Jupyter Server dying", () => {
     expect(health.body.kernels.jupyter).toBe("running");
   });
 });
+
+describe("a client that goes away", () => {
+  test("interrupts its run: the session answers the next call at once, state intact", async () => {
+    await using server = await startTestServer({}, { listen: true, features: [] });
+    const post = (body: unknown, signal?: AbortSignal) =>
+      fetch(`${server.url}/execute`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal });
+    await (await post({ command: "kept = 7" })).json();
+    const controller = new AbortController();
+    const abandoned = post({ command: "import time\nprint('started', flush=True)\ntime.sleep(30)", timeout: 60 }, controller.signal).catch(() => "aborted");
+    await waitFor(() => server.sessions.find("default")!.queue.length > 0, "the run to start");
+    await Bun.sleep(200);
+    controller.abort();
+    expect(await abandoned).toBe("aborted");
+    const started = performance.now();
+    const next = await (await post({ command: "print(kept)" })).json();
+    expect(next.stdout).toBe("7\n");
+    expect(performance.now() - started).toBeLessThan(5000);
+  });
+});

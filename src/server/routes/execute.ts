@@ -16,7 +16,8 @@ export function toExecuteRequest(body: ExecuteBodyType): ExecuteRequest {
 export function executeRoutes(executor: Executor) {
   return new Elysia({ name: "execute", tags: ["Execution"] } as never).post(
     "/execute",
-    ({ body }) => executor.execute(toExecuteRequest(body)),
+    // A client that goes away mid-run interrupts it, so its session is not left busy.
+    ({ body, request }) => executor.execute(toExecuteRequest(body), { signal: request.signal }),
     {
       body: ExecuteBody,
       response: { 200: ExecutionResult, ...errors(400, 404, 413, 422) },
