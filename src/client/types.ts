@@ -4,6 +4,8 @@
  * Python SDKs read — while method names and options are camelCase.
  */
 
+import type { ExecutionResult as ExecutionResultSchema } from "../server/models/execute";
+
 export type Language = "python" | "bash" | "shell" | "sh";
 
 /** Options of `execute`, `executeAsync` and `executeStream`. */
@@ -14,40 +16,18 @@ export interface ExecuteOptions {
   timeout?: number;
   /** Session to run in; defaults to the client's own session, started on first use. */
   sessionId?: string;
-  /**
-   * Abandons the call. With `executeStream` the server also interrupts the run; a plain `execute` keeps
-   * running on the server until it ends or hits its `timeout`.
-   */
+  /** Abandons the call; the server interrupts the run when the client goes away, and the session stays usable. */
   signal?: AbortSignal;
 }
 
 /** A Python exception raised by the user's code. */
-export interface RunError {
-  ename: string;
-  evalue: string;
-  traceback: string[];
-}
+export type RunError = NonNullable<ExecutionResult["error"]>;
 
 /** One rich output (`display_data` / `execute_result`) keyed by MIME type, e.g. `image/png` (base64). */
-export type RichResult = Record<string, unknown>;
+export type RichResult = ExecutionResult["results"][number];
 
-/** What `POST /execute` answers; also the final event of a stream. */
-export interface ExecutionResult {
-  stdout: string;
-  stderr: string;
-  /** Wall seconds. */
-  execution_time: number;
-  /** CPU seconds the run used, or null when unknowable. */
-  cpu_time: number | null;
-  session_id: string;
-  status: "ok" | "error" | "timeout";
-  error: RunError | null;
-  results: RichResult[];
-  truncated: boolean;
-  state_lost?: boolean;
-  exit_code?: number | null;
-  [extra: string]: unknown;
-}
+/** What `POST /execute` answers; also the final event of a stream. Defined once, by the server's schema. */
+export type ExecutionResult = typeof ExecutionResultSchema.static;
 
 /** `POST /execute_async`. */
 export interface AsyncTask {

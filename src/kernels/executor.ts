@@ -1,5 +1,6 @@
 import { AppError } from "../errors";
-import { OutputCollector, type OutputListener, type RichResult, type RunError } from "./output";
+import type { ExecutionResult as ExecutionResultSchema } from "../server/models/execute";
+import { OutputCollector, type OutputListener } from "./output";
 import type { KernelRunStatus } from "./python-kernel";
 import type { Session, SessionStore } from "./session-store";
 
@@ -19,21 +20,8 @@ export interface ExecuteRequest {
   session_id?: string | null;
 }
 
-export interface ExecutionResult {
-  stdout: string;
-  stderr: string;
-  execution_time: number;
-  cpu_time: number | null;
-  session_id: string;
-  status: "ok" | "error" | "timeout";
-  error: RunError | null;
-  results: RichResult[];
-  truncated: boolean;
-  /** True when the run cost the session its state (the kernel or shell had to be restarted). */
-  state_lost: boolean;
-  /** Exit status of a bash run; null for Python. */
-  exit_code: number | null;
-}
+/** What a run answers: the wire object of `POST /execute`, defined once by its schema. */
+export type ExecutionResult = typeof ExecutionResultSchema.static;
 
 export interface ExecutorOptions {
   sessions: SessionStore;
