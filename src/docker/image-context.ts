@@ -52,13 +52,15 @@ export interface BinaryForImage {
 export async function binaryForImage(onProgress: (line: string) => void = () => {}): Promise<BinaryForImage> {
   const given = process.env.CODERUNNER_IMAGE_BINARY;
   if (given) return { path: given, dispose() {} };
-  if (isCompiled()) return { path: process.execPath, dispose() {} };
   if (process.platform !== "linux") {
+    // The image runs Linux: this machine's own executable cannot go into it.
+    const arch = process.arch === "arm64" ? "arm64" : "x64";
     throw new AppError(
       "DOCKER_UNAVAILABLE",
-      "Building the image from source needs a Linux coderunner binary: run `bun build.ts --target bun-linux-x64` and set CODERUNNER_IMAGE_BINARY to it.",
+      `The image needs a Linux coderunner binary: build one with \`bun build.ts --target bun-linux-${arch}\` (or download it) and set CODERUNNER_IMAGE_BINARY to its path, then run coderunner up again.`,
     );
   }
+  if (isCompiled()) return { path: process.execPath, dispose() {} };
   const root = join(import.meta.dir, "..", "..");
   const dir = mkdtempSync(join(tmpdir(), "coderunner-image-"));
   const outfile = join(dir, "coderunner");

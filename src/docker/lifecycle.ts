@@ -153,6 +153,12 @@ export class ContainerManager {
         await this.docker.removeContainer(info.Id, { force: true });
         info = undefined;
       }
+      if (info && !options.rebuild) {
+        const image = await this.docker.inspectImage(this.settings.image);
+        if (image && !sameImage(image.Id, info.Image)) {
+          say(`Container ${this.settings.name} runs an older build of ${this.settings.image}; \`coderunner up --rebuild\` replaces it (files inside it are lost).`);
+        }
+      }
       let action: UpAction = "running";
       if (!info) {
         await this.ensureImage(say);
