@@ -88,7 +88,8 @@ export class BrowserManager {
     const timeout = options.defaultTimeoutMs ?? 30_000;
     this.spares = new ContextPool({
       size: options.spares ?? 1,
-      open: (browser) => openContext(browser, { viewport: DEFAULT_VIEWPORT }, timeout, this.disconnectOf(browser)),
+      viewport: DEFAULT_VIEWPORT,
+      open: (browser, viewport) => openContext(browser, { viewport }, timeout, this.disconnectOf(browser)),
       abort: (browser) => this.disconnectOf(browser),
       wanted: (browser) => !this.stopped && this.browser === browser,
       log: options.log,
@@ -142,7 +143,7 @@ export class BrowserManager {
       this.gone.delete(id);
       this.sessions.set(id, session);
       this.lastActivity = this.clock();
-      void this.spares.fill(browser);
+      void this.spares.fill(browser, options.viewport);
       return session;
     } finally {
       this.pending--;

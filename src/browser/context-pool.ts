@@ -8,6 +8,7 @@ export interface OpenedContext {
   browser: Browser;
   context: BrowserContext;
   page: Page;
+  viewport: Viewport;
 }
 
 /**
@@ -23,7 +24,7 @@ export async function openContext(browser: Browser, options: BrowserSessionOptio
   }
   context.setDefaultTimeout(defaultTimeoutMs);
   try {
-    return { browser, context, page: await Promise.race([context.newPage(), abort]) };
+    return { browser, context, page: await Promise.race([context.newPage(), abort]), viewport: options.viewport };
   } catch (error) {
     await context.close().catch(() => undefined);
     throw new AppError("BROWSER_UNAVAILABLE", `Could not open a browser page: ${messageOf(error).split("\n")[0]}`, { cause: error });
@@ -33,7 +34,9 @@ export async function openContext(browser: Browser, options: BrowserSessionOptio
 export interface ContextPoolOptions {
   /** Contexts kept ready; 0 turns the pool off. */
   size: number;
-  open: (browser: Browser) => Promise<OpenedContext>;
+  /** Viewport of ready contexts until a session asks for one. */
+  viewport: Viewport;
+  open: (browser: Browser, viewport: Viewport) => Promise<OpenedContext>;
   /** Rejects when `browser` disconnects. */
   abort: (browser: Browser) => Promise<never>;
   /** Whether contexts are still wanted for `browser` (it is the manager's current one, not stopped). */
@@ -48,6 +51,8 @@ export interface ContextPoolOptions {
  */
 export class ContextPool {
   private ready: OpenedContext[] = [];
+  /** Ready contexts are made at the viewport sessions last asked for, so most need no resize. */
+  private viewport: Viewport | undefined;
   /** The top-up in progress and the browser it is for (one for a dead browser is left to fail). */
   private filling: { browser: Browser; done: Promise<void> } | undefined;
 
@@ -62,10 +67,14 @@ export class ContextPool {
    * with their own user agent cannot use one: a context's user agent is fixed when it is made.
    */
   async take(browser: Browser, viewport: Viewport): Promise<OpenedContext | undefined> {
+    this.viewport = viewport;
     for (let spare = this.ready.shift(); spare; spare = this.ready.shift()) {
       if (spare.browser === browser && browser.isConnected() && !spare.page.isClosed()) {
         try {
-          await Promise.race([spare.page.setViewportSize(viewport), this.options.abort(browser)]);
+          if (spare.viewport.width !== viewport.width || spare.viewport.height !== viewport.height) {
+            await Promise.race([spare.page.setViewportSize(viewport), this.options.abort(browser)]);
+            spare.viewport = viewport;
+          }
           return spare;
         } catch {
           // Try the next one.
@@ -76,15 +85,19 @@ export class ContextPool {
     return undefined;
   }
 
-  /** Tops the pool up for `browser`, one context at a time; resolves when full or failed. */
-  fill(browser: Browser): Promise<void> {
+  /**
+   * Tops the pool up for `browser`, one context at a time, at `viewport` (else the last one asked
+   * for); resolves when full or failed.
+   */
+  fill(browser: Browser, viewport?: Viewport): Promise<void> {
+    if (viewport) this.viewport = viewport;
     if (this.ready.length >= this.options.size) return Promise.resolve();
     if (this.filling?.browser === browser) return this.filling.done;
     const filling = { browser, done: Promise.resolve() };
     filling.done = (async () => {
       try {
         while (this.options.wanted(browser) && browser.isConnected() && this.ready.length < this.options.size) {
-          const opened = await this.options.open(browser);
+          const opened = await this.options.open(browser, this.viewport ?? this.options.viewport);
           if (!this.options.wanted(browser)) {
             await opened.context.close().catch(() => undefined);
             break;

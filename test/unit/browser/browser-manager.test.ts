@@ -230,6 +230,19 @@ describe("BrowserManager", () => {
     expect(contexts.every((context) => context.closed)).toBe(true);
   });
 
+  test("ready contexts are made at the viewport last asked for, so a like session needs no resize", async () => {
+    const { launcher, manager } = setup({ spares: 1 });
+    const wide = { width: 1280, height: 800 };
+    await manager.create({ viewport: wide });
+    await manager.whenSparesReady();
+    const spare = launcher.browsers[0]!.contexts[1]!;
+    expect(spare.options).toMatchObject({ viewport: wide });
+    const second = await manager.create({ viewport: wide });
+    expect(second.context as unknown).toBe(spare);
+    expect(spare.page.viewports).toEqual([]);
+    await manager.stop();
+  });
+
   test("ready contexts die with a crashed Chromium and are not handed out", async () => {
     const { launcher, manager } = setup({ spares: 1 });
     await manager.create({ viewport });

@@ -33,7 +33,10 @@ describe("browser routes (fake Chromium)", () => {
     expect(launcher.browsers[0]!.contexts[0]!.options).toMatchObject({ viewport: { width: 800, height: 600 }, userAgent: "bot/1" });
     const other = await call("POST", "/v1/browser/sessions", {});
     expect(other.status).toBe(200);
-    expect(launcher.browsers[0]!.contexts[1]!.options).toMatchObject({ viewport: { width: 1920, height: 1080 } });
+    // The second session took the ready context and resized it to the default viewport.
+    await manager.whenSparesReady();
+    const taken = launcher.browsers[0]!.contexts.find((context) => context.page.viewports.length > 0)!;
+    expect(taken.page.viewports).toEqual([{ width: 1920, height: 1080 }]);
 
     const got = await call("GET", `/v1/browser/sessions/${id}`);
     expect(got.body).toMatchObject({ session_id: id, viewport: { width: 800, height: 600 }, user_agent: "bot/1", status: "active" });
