@@ -31,10 +31,7 @@ RUN python3 -c "import matplotlib; matplotlib.use('Agg'); import matplotlib.pypl
 COPY dist/coderunner /usr/local/bin/coderunner
 
 WORKDIR /home/coderunner/workspace
-# One warm kernel: the container has 2 CPUs by default, and a first request right after a start
-# boots its own kernel beside the pool's, so a larger pool only slows the first result down.
 ENV HOME=/home/coderunner \
-    CODERUNNER_KERNEL_POOL_SIZE=1 \
     CODERUNNER_HOST=0.0.0.0 \
     CODERUNNER_PORT=8223 \
     CODERUNNER_WORKSPACE=/home/coderunner/workspace \

@@ -27,6 +27,8 @@ export class KernelPool {
   private retryTimer: Timer | undefined;
   private readonly waiters = new Set<Promise<unknown>>();
   private refillTimer: Timer | undefined;
+  /** Callers of `acquire` waiting for a kernel that is being started. */
+  private claimed = 0;
 
   constructor(private readonly options: KernelPoolOptions) {}
 
@@ -47,18 +49,36 @@ export class KernelPool {
     }
   }
 
-  /** A kernel for a new session: an idle one if any, else a fresh one. */
+  /**
+   * A kernel for a new session: an idle one if any; else the next one the pool is already starting,
+   * if no other caller has claimed it (a second start would only compete with it for the CPU);
+   * else a fresh one.
+   */
   async acquire(): Promise<PythonKernel> {
+    for (;;) {
+      const kernel = this.takeIdle();
+      if (kernel) return kernel;
+      if (!this.running || this.starting <= this.claimed) break;
+      this.claimed += 1;
+      try {
+        await Promise.race([...this.waiters]);
+      } finally {
+        this.claimed -= 1;
+      }
+    }
+    return this.options.factory.start();
+  }
+
+  private takeIdle(): PythonKernel | undefined {
     while (this.idle.length > 0) {
       const kernel = this.idle.shift()!;
       if (kernel.usable) {
         this.refillSoon();
         return kernel;
       }
-      void kernel.shutdown();
+      void kernel.shutdown({ kill: true });
     }
-    this.refill();
-    return this.options.factory.start();
+    return undefined;
   }
 
   private refillSoon(): void {
@@ -70,15 +90,16 @@ export class KernelPool {
     }, delay);
   }
 
+  /** Starts the next missing kernel. One at a time: on a small machine parallel starts only slow each other down. */
   private refill(): void {
-    if (!this.running || this.retryTimer) return;
-    while (this.idle.length + this.starting < this.options.size) {
+    if (!this.running || this.retryTimer || this.starting > 0) return;
+    if (this.idle.length < this.options.size) {
       this.starting += 1;
       const attempt = this.options.factory.start().then(
         (kernel) => {
           this.failures = 0;
           if (this.running) this.idle.push(kernel);
-          else void kernel.shutdown();
+          else void kernel.shutdown({ kill: true });
         },
         (error) => {
           this.failures += 1;
@@ -95,6 +116,7 @@ export class KernelPool {
       const settled = attempt.finally(() => {
         this.starting -= 1;
         this.waiters.delete(settled);
+        this.refill();
       });
       this.waiters.add(settled);
     }

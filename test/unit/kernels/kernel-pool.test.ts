@@ -3,7 +3,7 @@ import { KernelPool } from "../../../src/kernels/kernel-pool";
 import type { PythonKernel } from "../../../src/kernels/python-kernel";
 import { silentLogger } from "../../../src/log";
 
-function fakeFactory(options: { failFirst?: number } = {}) {
+function fakeFactory(options: { failFirst?: number; startMs?: number } = {}) {
   let started = 0;
   let failures = options.failFirst ?? 0;
   const kernels: { id: number; usable: boolean; shutdowns: number; shutdown(): Promise<void> }[] = [];
@@ -14,6 +14,7 @@ function fakeFactory(options: { failFirst?: number } = {}) {
     },
     async start() {
       started++;
+      if (options.startMs) await Bun.sleep(options.startMs);
       if (failures > 0) {
         failures--;
         throw new Error("no kernel today");
@@ -84,6 +85,46 @@ describe("KernelPool", () => {
     await pool.warm();
     expect(factory.started).toBe(2);
     expect(pool.available).toBe(1);
+    await pool.stop();
+  });
+
+  test("kernels are started one at a time", async () => {
+    let concurrent = 0;
+    let most = 0;
+    const factory = {
+      async start() {
+        most = Math.max(most, ++concurrent);
+        await Bun.sleep(10);
+        concurrent--;
+        return { usable: true, async shutdown() {} } as unknown as PythonKernel;
+      },
+    };
+    const pool = new KernelPool({ factory, size: 3, log: silentLogger });
+    pool.start();
+    await pool.warm();
+    expect(pool.available).toBe(3);
+    expect(most).toBe(1);
+    await pool.stop();
+  });
+
+  test("acquire waits for the kernel already starting instead of starting a second one", async () => {
+    const factory = fakeFactory({ startMs: 30 });
+    const pool = new KernelPool({ factory, size: 1, log: silentLogger, refillDelayMs: 10_000 });
+    pool.start();
+    expect(pool.available).toBe(0);
+    const kernel = await pool.acquire();
+    expect(kernel as unknown).toBe(factory.kernels[0]);
+    expect(factory.started).toBe(1);
+    await pool.stop();
+  });
+
+  test("callers beyond the kernels being started get kernels of their own", async () => {
+    const factory = fakeFactory({ startMs: 30 });
+    const pool = new KernelPool({ factory, size: 1, log: silentLogger, refillDelayMs: 10_000 });
+    pool.start();
+    const kernels = await Promise.all([pool.acquire(), pool.acquire(), pool.acquire()]);
+    expect(new Set(kernels).size).toBe(3);
+    expect(factory.started).toBe(3);
     await pool.stop();
   });
 });
