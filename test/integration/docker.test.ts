@@ -16,6 +16,7 @@ import { silentLogger } from "../../src/log";
 
 const docker = new DockerClient();
 const engineUp = await docker.ping();
+if (!engineUp && process.env.CI) throw new Error("No Docker Engine answers; under CI, .ci/deps starts one.");
 const TEST_LABEL = "org.coderunner.test";
 const IMAGE = process.env.CODERUNNER_TEST_IMAGE ?? "coderunner-test:ci";
 const NAME = `coderunner-test-${process.pid}`;
