@@ -16,10 +16,12 @@ const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 20);
 const PYTHON = process.env.CODERUNNER_PYTHON ?? "/usr/bin/python3";
 const CELL = "1 + 1";
 
+// The floor: a Python process holding one kernel, which measures N round trips whenever it reads N.
 const ZMQ_FLOOR = `
 import json, sys, time
 from jupyter_client.manager import start_new_kernel
-km, kc = start_new_kernel(kernel_name="python3")
+# The same kind of kernel as CodeRunner's: history kept in memory, not written to SQLite per cell.
+km, kc = start_new_kernel(kernel_name="python3", extra_arguments=["--HistoryManager.enabled=False"])
 def once():
     msg_id = kc.execute(${JSON.stringify(CELL)})
     while True:
@@ -28,18 +30,46 @@ def once():
             break
     kc.get_shell_msg(timeout=10)
 for _ in range(20): once()
-samples = []
-for _ in range(int(sys.argv[1])):
-    t = time.perf_counter(); once(); samples.append((time.perf_counter() - t) * 1000)
+print("[]", flush=True)
+for line in sys.stdin:
+    samples = []
+    for _ in range(int(line)):
+        t = time.perf_counter(); once(); samples.append((time.perf_counter() - t) * 1000)
+    print(json.dumps(samples), flush=True)
 kc.stop_channels(); km.shutdown_kernel(now=True)
-print(json.dumps(samples))
 `;
 
-async function zmqFloor(): Promise<number[]> {
-  const proc = Bun.spawn([PYTHON, "-c", ZMQ_FLOOR, String(N)], { stdout: "pipe", stderr: "ignore", env: { ...process.env, PYDEVD_DISABLE_FILE_VALIDATION: "1" } });
-  const out = await new Response(proc.stdout).text();
-  if ((await proc.exited) !== 0) throw new Error("the jupyter_client floor measurement failed");
-  return JSON.parse(out.trim().split("\n").pop()!);
+/** Starts the floor process; `measure(n)` returns n round-trip times in ms. */
+async function zmqFloor() {
+  const proc = Bun.spawn([PYTHON, "-c", ZMQ_FLOOR], { stdin: "pipe", stdout: "pipe", stderr: "ignore", env: { ...process.env, PYDEVD_DISABLE_FILE_VALIDATION: "1" } });
+  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let buffered = "";
+  const nextLine = async (): Promise<string> => {
+    for (;;) {
+      const at = buffered.indexOf("\n");
+      if (at >= 0) {
+        const line = buffered.slice(0, at);
+        buffered = buffered.slice(at + 1);
+        return line;
+      }
+      const { done, value } = await reader.read();
+      if (done) throw new Error("the jupyter_client floor process ended");
+      buffered += decoder.decode(value, { stream: true });
+    }
+  };
+  await nextLine();
+  return {
+    measure: async (n: number): Promise<number[]> => {
+      proc.stdin.write(`${n}\n`);
+      proc.stdin.flush();
+      return JSON.parse(await nextLine());
+    },
+    stop: async () => {
+      proc.stdin.end();
+      await proc.exited;
+    },
+  };
 }
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
@@ -63,11 +93,18 @@ try {
   // (d) RSS with two idle kernels and no session.
   const serverRss = rssBytes(server.proc.pid)!;
 
-  // (a) warm session.
+  // (a) and (b), interleaved in rounds so both see the same machine.
+  const floorProcess = await zmqFloor();
   const { session_id } = await post("/v1/sessions/session", {});
   for (let i = 0; i < 20; i++) await post("/execute", { command: CELL, session_id });
   const viaHTTP: number[] = [];
-  for (let i = 0; i < N; i++) viaHTTP.push(await timed(() => post("/execute", { command: CELL, session_id })));
+  const floor: number[] = [];
+  const ROUNDS = 5;
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let i = 0; i < N / ROUNDS; i++) viaHTTP.push(await timed(() => post("/execute", { command: CELL, session_id })));
+    floor.push(...(await floorProcess.measure(N / ROUNDS)));
+  }
+  await floorProcess.stop();
   const bashHTTP: number[] = [];
   for (let i = 0; i < N; i++) bashHTTP.push(await timed(() => post("/execute", { command: "true", language: "bash", session_id })));
   await post("/kill", { session_id });
@@ -85,9 +122,6 @@ try {
     createAndRun.push(total);
     await post("/kill", { session_id: id });
   }
-
-  // (b) the floor, measured now, on the same machine.
-  const floor = await zmqFloor();
 
   const a = summarize(viaHTTP);
   const b = summarize(floor);

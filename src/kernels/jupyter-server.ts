@@ -33,6 +33,15 @@ def _watch_parent():
 threading.Thread(target=_watch_parent, name="coderunner-parent-watch", daemon=True).start()
 `;
 
+/**
+ * IPython configuration for the kernels (their IPYTHONDIR is private to CodeRunner): history stays in
+ * memory (In, Out and _i work) instead of an SQLite file written after every cell, which cost about
+ * a millisecond per run and left a history of every session's code on disk.
+ */
+const KERNEL_CONFIG_PY = `
+c.HistoryManager.enabled = False
+`;
+
 export interface JupyterServerOptions {
   /** Python interpreter with jupyter_server and ipykernel. */
   python: string;
@@ -96,6 +105,9 @@ export class JupyterServer {
     this.stateDir ??= mkdtempSync(join(tmpdir(), "coderunner-jupyter-"));
     const configPath = join(this.stateDir, "coderunner_server_config.py");
     writeFileSync(configPath, SERVER_CONFIG_PY, { mode: 0o600 });
+    const ipythonDir = join(this.stateDir, "ipython");
+    mkdirSync(join(ipythonDir, "profile_default"), { recursive: true });
+    writeFileSync(join(ipythonDir, "profile_default", "ipython_kernel_config.py"), KERNEL_CONFIG_PY, { mode: 0o600 });
     mkdirSync(this.options.rootDir, { recursive: true });
     const port = await freePort();
     const args = [
@@ -126,6 +138,7 @@ export class JupyterServer {
         JUPYTER_TOKEN: this.token,
         JUPYTER_CONFIG_DIR: join(this.stateDir, "config"),
         JUPYTER_RUNTIME_DIR: join(this.stateDir, "runtime"),
+        IPYTHONDIR: ipythonDir,
         PYDEVD_DISABLE_FILE_VALIDATION: "1",
         PYTHONUNBUFFERED: "1",
       },

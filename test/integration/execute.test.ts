@@ -27,6 +27,13 @@ describe("python", () => {
     expect(second.body).toMatchObject({ stdout: "42\n", stderr: "", status: "ok", session_id: "default", error: null });
   });
 
+  test("IPython conventions hold: the last value is `_`, and In/Out keep the history", async () => {
+    const session = await newSession();
+    await run({ session_id: session, command: "40 + 2" });
+    const response = await run({ session_id: session, command: "print(_, In[1], Out[1])" });
+    expect(response.body.stdout).toBe("42 40 + 2 42\n");
+  });
+
   test("`code` is an alias of `command`", async () => {
     const response = await run({ code: "print('alias')" });
     expect(response.body.stdout).toBe("alias\n");
