@@ -13,7 +13,7 @@ const newSession = async (body: Record<string, unknown> = {}) => {
 };
 
 beforeAll(async () => {
-  server = await startTestServer({ kernelPoolSize: 2, maxSessions: 12 });
+  server = await startTestServer({ kernelPoolSize: 2, maxSessions: 32 });
 });
 afterAll(async () => {
   await server?.stop();
