@@ -34,3 +34,6 @@ export async function startTestServer(
   };
   return Object.assign(server, { workspace, call, stop, [Symbol.asyncDispose]: stop });
 }
+
+/** What `startTestServer` returns. */
+export type TestServer = Awaited<ReturnType<typeof startTestServer>>;

@@ -1,11 +1,6 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { BrowserSessionError, CodeRunner, ElementNotFoundError, InvalidRequestError, TimeoutError } from "../../src/client/index";
-import { loadConfig } from "../../src/config";
-import { silentLogger } from "../../src/log";
-import { type RunningServer, startServer } from "../../src/server/serve";
+import { startTestServer, type TestServer } from "../helpers/server";
 
 /** The SDK's browser objects against a real server driving real Chromium, on pages served here. */
 
@@ -33,8 +28,7 @@ const PAGES: Record<string, (url: URL) => string> = {
 
 let pages: ReturnType<typeof Bun.serve>;
 let base: string;
-let server: RunningServer;
-let workspace: string;
+let server: TestServer;
 let runner: CodeRunner;
 
 beforeAll(async () => {
@@ -48,8 +42,7 @@ beforeAll(async () => {
     },
   });
   base = `http://127.0.0.1:${pages.port}`;
-  workspace = mkdtempSync(join(tmpdir(), "coderunner-client-browser-"));
-  server = await startServer(loadConfig({}, { port: 0, workspace, kernelPoolSize: 0 }), silentLogger);
+  server = await startTestServer({ kernelPoolSize: 0 }, { listen: true });
   runner = new CodeRunner({ baseURL: server.url, autoStart: false });
 });
 
@@ -57,7 +50,6 @@ afterAll(async () => {
   await runner?.close();
   await server?.stop();
   pages?.stop(true);
-  rmSync(workspace, { recursive: true, force: true });
 });
 
 describe("browser sessions", () => {

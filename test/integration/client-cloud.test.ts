@@ -1,15 +1,10 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { AuthenticationError, InstaVM, SessionError, type StreamEvent } from "../../src/client/cloud";
 import { CodeRunner } from "../../src/client/index";
 import { getLangChainTool } from "../../src/integrations/langchain";
 import { executeTool } from "../../src/integrations/openai";
 import { codeRunnerTools } from "../../src/integrations/vercel-ai";
-import { loadConfig } from "../../src/config";
-import { silentLogger } from "../../src/log";
-import { type RunningServer, startServer } from "../../src/server/serve";
+import { startTestServer, type TestServer } from "../helpers/server";
 
 /**
  * The cloud client (`coderunner/cloud`) against our own server started with an API key: CodeRunner
@@ -19,17 +14,14 @@ import { type RunningServer, startServer } from "../../src/server/serve";
 setDefaultTimeout(60_000);
 
 const KEY = "test-key-0123456789";
-let server: RunningServer;
-let workspace: string;
+let server: TestServer;
 
 beforeAll(async () => {
-  workspace = mkdtempSync(join(tmpdir(), "coderunner-cloud-"));
-  server = await startServer(loadConfig({}, { port: 0, workspace, kernelPoolSize: 1, apiKey: KEY }), silentLogger);
+  server = await startTestServer({ kernelPoolSize: 1, apiKey: KEY }, { listen: true });
 });
 
 afterAll(async () => {
   await server?.stop();
-  rmSync(workspace, { recursive: true, force: true });
 });
 
 describe("InstaVM with the right key", () => {

@@ -1,18 +1,13 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadConfig } from "../../src/config";
-import { silentLogger } from "../../src/log";
-import { type RunningServer, startServer } from "../../src/server/serve";
+import { startTestServer, type TestServer } from "../helpers/server";
 
 /** Every file in examples/ runs as written (its own `bun` process, importing `coderunner`) against a real server. */
 
 setDefaultTimeout(90_000);
 
 const root = join(import.meta.dir, "../..");
-let server: RunningServer;
-let workspace: string;
+let server: TestServer;
 let pages: ReturnType<typeof Bun.serve>;
 
 beforeAll(async () => {
@@ -25,14 +20,12 @@ beforeAll(async () => {
         ? Response.json({ origin: "127.0.0.1" })
         : new Response(`<!doctype html><title>httpbin.org</title><h1 class="title">httpbin.org</h1><p>A simple HTTP Request &amp; Response Service.</p><a href="/get">/get</a>`, { headers: { "content-type": "text/html" } }),
   });
-  workspace = mkdtempSync(join(tmpdir(), "coderunner-examples-"));
-  server = await startServer(loadConfig({}, { port: 0, workspace, kernelPoolSize: 1 }), silentLogger);
+  server = await startTestServer({ kernelPoolSize: 1 }, { listen: true });
 });
 
 afterAll(async () => {
   await server?.stop();
   pages?.stop(true);
-  rmSync(workspace, { recursive: true, force: true });
 });
 
 async function run(file: string, env: Record<string, string> = {}): Promise<string> {

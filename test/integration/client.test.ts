@@ -13,28 +13,25 @@ import {
   TimeoutError,
   type StreamEvent,
 } from "../../src/client/index";
-import { loadConfig } from "../../src/config";
-import { silentLogger } from "../../src/log";
-import { type RunningServer, startServer } from "../../src/server/serve";
+import { startTestServer, type TestServer } from "../helpers/server";
 
 /** The SDK against a real `coderunner serve` (real Jupyter kernels and shells), one server for the file. */
 
 setDefaultTimeout(60_000);
 
-let server: RunningServer;
+let server: TestServer;
 let workspace: string;
 let runner: CodeRunner;
 
 beforeAll(async () => {
-  workspace = mkdtempSync(join(tmpdir(), "coderunner-client-"));
-  server = await startServer(loadConfig({}, { port: 0, workspace, kernelPoolSize: 1 }), silentLogger);
+  server = await startTestServer({ kernelPoolSize: 1 }, { listen: true });
+  workspace = server.workspace;
   runner = new CodeRunner({ baseURL: server.url, autoStart: false });
 });
 
 afterAll(async () => {
   await runner?.close();
   await server?.stop();
-  rmSync(workspace, { recursive: true, force: true });
 });
 
 async function serverHasSession(id: string): Promise<boolean> {

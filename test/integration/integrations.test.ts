@@ -2,17 +2,12 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { AIMessage, ToolMessage } from "@langchain/core/messages";
 import { generateText, stepCountIs } from "ai";
 import { MockLanguageModelV4 } from "ai/test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { CodeRunner } from "../../src/client/index";
 import { getLangChainTool, getLangChainTools } from "../../src/integrations/langchain";
 import { executeTool, functionCallOutput, getResponsesTools, getTools, toolMessage, type ChatToolCall } from "../../src/integrations/openai";
 import type { ToolContext } from "../../src/integrations/tools";
 import { codeRunnerTools } from "../../src/integrations/vercel-ai";
-import { loadConfig } from "../../src/config";
-import { silentLogger } from "../../src/log";
-import { type RunningServer, startServer } from "../../src/server/serve";
+import { startTestServer, type TestServer } from "../helpers/server";
 
 /**
  * The AI-framework tools against a real server (kernels, shells, Chromium), fed the tool-call objects
@@ -23,8 +18,7 @@ setDefaultTimeout(60_000);
 
 let pages: ReturnType<typeof Bun.serve>;
 let base: string;
-let server: RunningServer;
-let workspace: string;
+let server: TestServer;
 let runner: CodeRunner;
 
 beforeAll(async () => {
@@ -37,8 +31,7 @@ beforeAll(async () => {
       }),
   });
   base = `http://127.0.0.1:${pages.port}`;
-  workspace = mkdtempSync(join(tmpdir(), "coderunner-integrations-"));
-  server = await startServer(loadConfig({}, { port: 0, workspace, kernelPoolSize: 1 }), silentLogger);
+  server = await startTestServer({ kernelPoolSize: 1 }, { listen: true });
   runner = new CodeRunner({ baseURL: server.url, autoStart: false });
 });
 
@@ -46,7 +39,6 @@ afterAll(async () => {
   await runner?.close();
   await server?.stop();
   pages?.stop(true);
-  rmSync(workspace, { recursive: true, force: true });
 });
 
 let callCount = 0;

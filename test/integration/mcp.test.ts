@@ -1,12 +1,8 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadConfig } from "../../src/config";
-import { silentLogger } from "../../src/log";
-import { type RunningServer, startServer } from "../../src/server/serve";
+import { startTestServer, type TestServer } from "../helpers/server";
 
 /**
  * `/mcp` with the official MCP SDK's own client over streamable HTTP, against a real listening server
@@ -21,8 +17,7 @@ const PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQD
 
 let pages: ReturnType<typeof Bun.serve>;
 let base: string;
-let server: RunningServer;
-let workspace: string;
+let server: TestServer;
 let client: Client;
 
 type Content = { type: string; text?: string; data?: string; mimeType?: string };
@@ -52,8 +47,7 @@ beforeAll(async () => {
           }),
   });
   base = `http://127.0.0.1:${pages.port}`;
-  workspace = mkdtempSync(join(tmpdir(), "coderunner-mcp-"));
-  server = await startServer(loadConfig({}, { port: 0, workspace, kernelPoolSize: 1, apiKey: KEY }), silentLogger);
+  server = await startTestServer({ kernelPoolSize: 1, apiKey: KEY }, { listen: true });
   client = await connect({ "X-API-Key": KEY });
 });
 
@@ -61,7 +55,6 @@ afterAll(async () => {
   await client?.close();
   await server?.stop();
   pages?.stop(true);
-  rmSync(workspace, { recursive: true, force: true });
 });
 
 describe("MCP endpoint", () => {
