@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { KernelRunOutcome } from "./python-kernel";
-import { delay, stopSignal } from "../timers";
+import { delay, stopSignal, within } from "../timers";
 import type { OutputCollector } from "./output";
-import { cpuSeconds } from "./proc-stats";
+import { cpuSeconds, isAlive } from "./proc-stats";
 
 /**
  * A persistent bash process: each run is sourced into the same shell, so `cd` and `export` carry
@@ -86,8 +86,11 @@ export class BashShell {
 
   constructor(private readonly options: BashShellOptions) {}
 
+  /** The shell's PID while it lives. Checked in /proc too: Bun learns of a child's death only later. */
   get pid(): number | undefined {
-    return this.process?.exitCode === null ? this.process.pid : undefined;
+    const proc = this.process;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return undefined;
+    return isAlive(proc.pid) ? proc.pid : undefined;
   }
 
   get alive(): boolean {
@@ -129,7 +132,8 @@ export class BashShell {
     script: string,
     options: { timeoutMs: number; interruptGraceMs: number; collector: OutputCollector; signal?: AbortSignal },
   ): Promise<KernelRunOutcome & { exitCode: number | null; freshShell: boolean }> {
-    const freshShell = !this.alive && this.runs > 0;
+    // The shell ended between runs by itself (not by our hand after a reported failure).
+    const freshShell = this.process !== undefined && !this.alive;
     this.ensureStarted();
     const pid = this.pid;
     const cpuBefore = cpuSeconds(pid);
@@ -139,10 +143,17 @@ export class BashShell {
     const marker = `${MARK}${nonce}:`;
     // The INT trap is set anew for every run (bash can lose track of it after a child died of SIGINT);
     // its `return` leaves the sourced script while the shell itself keeps running.
-    this.stdin.write(
-      `trap 'return 130 2>/dev/null' INT; source ${path} </dev/null; __cr_status=$?; printf '${marker}%d\\n' "$__cr_status"; printf '${marker}\\n' >&2\n`,
-    );
-    this.stdin.flush();
+    try {
+      this.stdin.write(
+        `trap 'return 130 2>/dev/null' INT; source ${path} </dev/null; __cr_status=$?; printf '${marker}%d\\n' "$__cr_status"; printf '${marker}\\n' >&2\n`,
+      );
+      this.stdin.flush();
+    } catch {
+      // The shell died just now (EPIPE): the run never started.
+      rmSync(path, { force: true });
+      this.kill();
+      return { status: "died", cpuTime: null, exitCode: null, freshShell };
+    }
 
     const stop = stopSignal(options.timeoutMs, options.signal);
     let stopped = false;
@@ -163,10 +174,17 @@ export class BashShell {
         grace.promise.then(() => ["stuck", false] as const),
         abortGrace.then(() => ["stuck", false] as const),
       ]);
+      if (exitCode === "ended" && !stopped) {
+        // The script ended the shell itself (`exit 3`, `exec`, a fatal signal): report the shell's status.
+        const cpuTime = cpuSpent(pid, cpuBefore);
+        const status = await within(this.process!.exited, 500, null);
+        this.kill();
+        return { status: "died", cpuTime, exitCode: status, freshShell };
+      }
       if (exitCode === "stuck" || exitCode === "ended" || !errDone) {
         const cpuTime = cpuSpent(pid, cpuBefore);
         this.kill();
-        return { status: exitCode === "ended" && !stopped ? "died" : "unresponsive", cpuTime, exitCode: null, freshShell };
+        return { status: "unresponsive", cpuTime, exitCode: null, freshShell };
       }
       const cpuTime = cpuSpent(pid, cpuBefore);
       return { status: stopped ? "interrupted" : "completed", cpuTime, exitCode, freshShell };

@@ -124,9 +124,14 @@ export class Executor {
     } else if (status === "unresponsive") {
       resultStatus = "timeout";
       collector.stderr(`\n${this.stopSentence(controls, timeoutSeconds)}, but the ${what} did not stop, so it was replaced: the session's ${engine === "python" ? "Python variables were" : "shell state was"} lost.\n`);
+    } else if (status === "died" && engine === "python") {
+      resultStatus = "error";
+      error = { ename: "KernelDied", evalue: "The Python kernel died during the run and was replaced; the session's Python state was lost.", traceback: [] };
+      collector.stderr(`\n${error.evalue}\n`);
     } else if (status === "died") {
       resultStatus = "error";
-      error = { ename: "KernelDied", evalue: `The ${what} died during the run and was replaced; the session's ${engine === "python" ? "Python" : "shell"} state was lost.`, traceback: [] };
+      const how = exitCode === null ? "ended" : `exited with status ${exitCode}`;
+      error = { ename: "ShellExited", evalue: `The shell ${how} during the run; the next run starts a new one (cd, exports and variables are reset).`, traceback: [] };
       collector.stderr(`\n${error.evalue}\n`);
     } else if (engine === "shell" && exitCode !== 0 && exitCode !== null) {
       resultStatus = "error";

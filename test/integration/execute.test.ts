@@ -206,6 +206,26 @@ describe("bash", () => {
     expect(response.body.status).toBe("ok");
   });
 
+  test("`exit` ends the shell: the run says so once, and the next run gets a fresh shell", async () => {
+    const session = await newSession({ language: "bash" });
+    await run({ session_id: session, language: "bash", command: "export GONE=soon" });
+    const exited = await run({ session_id: session, language: "bash", command: "echo bye; exit 3" });
+    expect(exited.body).toMatchObject({ stdout: "bye\n", status: "error", exit_code: 3, state_lost: true });
+    expect(exited.body.error.ename).toBe("ShellExited");
+    const next = await run({ session_id: session, language: "bash", command: "echo \"[$GONE]\"" });
+    expect(next.body).toMatchObject({ stdout: "[]\n", stderr: "", status: "ok", state_lost: false });
+  });
+
+  test("a shell killed between runs is noticed: the next run says the shell state was lost", async () => {
+    const session = await newSession({ language: "bash" });
+    const pid = Number((await run({ session_id: session, language: "bash", command: "echo $$" })).body.stdout);
+    process.kill(pid, "SIGKILL");
+    while (isAlive(pid)) await Bun.sleep(10);
+    const next = await run({ session_id: session, language: "bash", command: "echo ok" });
+    expect(next.body).toMatchObject({ stdout: "ok\n", status: "ok", state_lost: true });
+    expect(next.body.stderr).toContain("shell had ended");
+  });
+
   test("a command reading stdin does not hang", async () => {
     const response = await run({ language: "bash", timeout: 5, command: "cat; echo done" });
     expect(response.body).toMatchObject({ stdout: "done\n", status: "ok" });
