@@ -214,8 +214,8 @@ export class SessionStore {
     for (const session of this.sessions.values()) if (session.kernel) this.discardKernel(session, notice);
   }
 
-  /** Closes a session: cancels its queued runs, ends its kernel and shell, removes its directory. */
-  async close(id: string): Promise<boolean> {
+  /** Closes a session: cancels its queued runs, ends its kernel and shell, removes its directory (unless `keepFiles`). */
+  async close(id: string, options: { keepFiles?: boolean } = {}): Promise<boolean> {
     const session = this.sessions.get(id);
     if (!session) return false;
     this.sessions.delete(id);
@@ -223,7 +223,7 @@ export class SessionStore {
     session.queue.cancelPending(new AppError("SESSION_GONE", `Session ${id} was closed before this run started.`));
     session.shell?.close();
     await session.kernel?.shutdown();
-    rmSync(session.dir, { recursive: true, force: true });
+    if (!options.keepFiles) rmSync(session.dir, { recursive: true, force: true });
     return true;
   }
 
@@ -244,8 +244,12 @@ export class SessionStore {
     }
   }
 
+  /**
+   * Ends every session's kernel and shell but keeps their files: a server stopped (a container
+   * stopped, then resumed) finds the default session's files where it left them.
+   */
   async stop(): Promise<void> {
     clearInterval(this.sweeper);
-    await Promise.allSettled([...this.sessions.keys()].map((id) => this.close(id)));
+    await Promise.allSettled([...this.sessions.keys()].map((id) => this.close(id, { keepFiles: true })));
   }
 }

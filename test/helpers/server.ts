@@ -10,7 +10,8 @@ export async function startTestServer(
   overrides: Partial<Config> = {},
   options: StartOptions = { listen: false, features: [] },
 ): Promise<RunningServer & { workspace: string; call: (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<{ status: number; body: any }>; [Symbol.asyncDispose]: () => Promise<void> }> {
-  const workspace = mkdtempSync(join(tmpdir(), "coderunner-test-"));
+  const ownWorkspace = overrides.workspace === undefined;
+  const workspace = overrides.workspace ?? mkdtempSync(join(tmpdir(), "coderunner-test-"));
   const config = loadConfig({}, { port: 0, workspace, kernelPoolSize: 1, ...overrides });
   const server = await startServer(config, silentLogger, options);
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
@@ -30,7 +31,7 @@ export async function startTestServer(
   const stopServer = server.stop;
   const stop = async () => {
     await stopServer();
-    rmSync(workspace, { recursive: true, force: true });
+    if (ownWorkspace) rmSync(workspace, { recursive: true, force: true });
   };
   return Object.assign(server, { workspace, call, stop, [Symbol.asyncDispose]: stop });
 }

@@ -1,4 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { findProcesses, isAlive } from "../../src/kernels/proc-stats";
 import { startServeProcess, type ServeProcess, waitFor } from "../helpers/serve-process";
 import { startTestServer } from "../helpers/server";
@@ -82,5 +85,22 @@ describe("a client that goes away", () => {
     const next = await (await post({ command: "print(kept)" })).json();
     expect(next.stdout).toBe("7\n");
     expect(performance.now() - started).toBeLessThan(5000);
+  });
+});
+
+describe("a server that stops and starts again on the same workspace", () => {
+  test("keeps the default session's files: the next server's default session finds them", async () => {
+    const workspace = mkdtempSync(join(tmpdir(), "coderunner-restart-"));
+    try {
+      const first = await startTestServer({ workspace });
+      const written = await first.call("POST", "/execute", { command: "open('notes.txt', 'w').write('kept across restarts')" });
+      expect(written.body.status).toBe("ok");
+      await first.stop();
+      await using second = await startTestServer({ workspace });
+      const read = await second.call("POST", "/execute", { command: "print(open('notes.txt').read())" });
+      expect(read.body.stdout).toBe("kept across restarts\n");
+    } finally {
+      rmSync(workspace, { recursive: true, force: true });
+    }
   });
 });
