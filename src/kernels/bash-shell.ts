@@ -117,13 +117,17 @@ export class BashShell {
     this.stderr = new StreamTail((proc.stderr as ReadableStream<Uint8Array>).getReader());
   }
 
+  /**
+   * Signals the shell's whole process group, its background jobs included, even when the shell
+   * itself has already exited.
+   */
   private signal(name: "SIGINT" | "SIGKILL"): void {
-    const pid = this.pid;
-    if (!pid) return;
+    const proc = this.process;
+    if (!proc) return;
     try {
-      process.kill(-pid, name);
+      process.kill(-proc.pid, name);
     } catch {
-      this.process?.kill(name);
+      // Nothing is left in the group.
     }
   }
 

@@ -226,6 +226,23 @@ describe("bash", () => {
     expect(next.body.stderr).toContain("shell had ended");
   });
 
+  test("closing a session ends the shell's background jobs; so does replacing a shell that exited", async () => {
+    const waitDead = async (pid: number) => {
+      for (let i = 0; i < 100 && isAlive(pid); i++) await Bun.sleep(20);
+      return !isAlive(pid);
+    };
+    const session = await newSession({ language: "bash" });
+    const job = Number((await run({ session_id: session, language: "bash", command: "sleep 300 >/dev/null 2>&1 & echo $!" })).body.stdout);
+    expect(isAlive(job)).toBe(true);
+    expect((await server.call("DELETE", `/sessions/${session}`)).status).toBe(200);
+    expect(await waitDead(job)).toBe(true);
+
+    const other = await newSession({ language: "bash" });
+    const left = Number((await run({ session_id: other, language: "bash", command: "sleep 301 >/dev/null 2>&1 & echo $!; exit 0" })).body.stdout);
+    expect(left).toBeGreaterThan(0);
+    expect(await waitDead(left)).toBe(true);
+  });
+
   test("a command reading stdin does not hang", async () => {
     const response = await run({ language: "bash", timeout: 5, command: "cat; echo done" });
     expect(response.body).toMatchObject({ stdout: "done\n", status: "ok" });
