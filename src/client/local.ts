@@ -9,13 +9,61 @@ export type EnsureUp = (options?: { onProgress?: (line: string) => void }) => Pr
 
 /**
  * Loads the lifecycle lazily: it talks to Docker, so a client pointed at a running server never loads it,
- * and the SDK keeps working in runtimes without Docker access.
+ * and the SDK keeps working in runtimes without Docker access. The lifecycle code runs on Bun; elsewhere
+ * (Node) the SDK runs the `coderunner` binary's `up --json`, which is the same code.
  */
 export async function loadEnsureUp(): Promise<EnsureUp> {
+  if (typeof (globalThis as { Bun?: unknown }).Bun === "undefined") return binaryEnsureUp();
   const specifier = "../docker/lifecycle";
   const module = (await import(/* @vite-ignore */ specifier)) as { ensureUp?: EnsureUp };
   if (typeof module.ensureUp !== "function") throw new Error("src/docker/lifecycle does not export ensureUp()");
   return module.ensureUp;
+}
+
+/**
+ * `ensureUp` by way of the `coderunner` binary (`CODERUNNER_BIN`, else `coderunner` on PATH): runs
+ * `coderunner up --json`, forwards its progress lines, and reads where the sandbox answers.
+ */
+export function binaryEnsureUp(binary: string = process.env.CODERUNNER_BIN || "coderunner"): EnsureUp {
+  return async (options = {}) => {
+    const { spawn } = await import("node:child_process");
+    return new Promise((resolve, reject) => {
+      const child = spawn(binary, ["up", "--json"], { stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let partial = "";
+      const lastLines: string[] = [];
+      child.stdout.setEncoding("utf8").on("data", (text: string) => (stdout += text));
+      child.stderr.setEncoding("utf8").on("data", (text: string) => {
+        const lines = (partial + text).split("\n");
+        partial = lines.pop() ?? "";
+        for (const line of lines) {
+          options.onProgress?.(line);
+          lastLines.push(line);
+          if (lastLines.length > 5) lastLines.shift();
+        }
+      });
+      child.on("error", (error: NodeJS.ErrnoException) =>
+        reject(
+          new Error(
+            error.code === "ENOENT"
+              ? `the coderunner binary was not found (${binary}): put it on PATH or set CODERUNNER_BIN (npm run build makes dist/coderunner), or start the sandbox yourself with \`coderunner up\``
+              : `${binary} up failed to start: ${error.message}`,
+          ),
+        ),
+      );
+      child.on("close", (code: number | null) => {
+        const answer = stdout.trim().split("\n").pop() ?? "";
+        try {
+          if (code !== 0) throw new Error(`exit status ${code}`);
+          const parsed = JSON.parse(answer) as { baseURL?: unknown; apiKey?: unknown };
+          if (typeof parsed.baseURL !== "string") throw new Error("no baseURL in its answer");
+          resolve({ baseURL: parsed.baseURL, apiKey: typeof parsed.apiKey === "string" ? parsed.apiKey : undefined });
+        } catch (error) {
+          reject(new Error(`${binary} up did not bring the sandbox up (${(error as Error).message}): ${[...lastLines, partial].filter(Boolean).join(" | ")}`));
+        }
+      });
+    });
+  };
 }
 
 /** True when `baseURL` answers `GET /health` with 2xx within `timeoutMs`. */

@@ -2,7 +2,7 @@ import { loadConfig } from "../config";
 import { AppError } from "../errors";
 import { createLogger } from "../log";
 import { startHostMode } from "../host/host-mode";
-import { ContainerManager } from "./lifecycle";
+import { ContainerManager, ensureUp } from "./lifecycle";
 
 type Command = (args: string[]) => Promise<number>;
 
@@ -37,8 +37,17 @@ function optionValue(args: string[], name: string): string | undefined {
   return args.find((arg) => arg.startsWith(`${name}=`))?.slice(name.length + 1);
 }
 
-/** `coderunner up [--rebuild]`: container up and healthy; prints where it answers. */
+/**
+ * `coderunner up [--rebuild] [--json]`: container up and healthy; prints where it answers. With
+ * `--json`, progress goes to stderr and stdout is one line `{"baseURL", "apiKey"}` (the host proxy
+ * when one serves the container): how SDKs in runtimes without the lifecycle code start the sandbox.
+ */
 const up: Command = async (args) => {
+  if (flag(args, "--json")) {
+    const endpoint = await ensureUp({ onProgress: (line) => process.stderr.write(`${line}\n`) });
+    console.log(JSON.stringify(endpoint));
+    return 0;
+  }
   const containers = manager();
   const endpoint = await containers.up({ onProgress: progressPrinter(), rebuild: flag(args, "--rebuild") });
   const verb = { created: "created and started", started: "resumed", running: "already running" }[endpoint.action];

@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { CodeRunner } from "../../src/client/index";
 import { loadConfig } from "../../src/config";
 import { containerSettings } from "../../src/docker/container-spec";
@@ -63,5 +66,45 @@ describe.skipIf(!ready)("CodeRunner starting its own container", () => {
     await using again = new CodeRunner({ baseURL: deadURL, onProgress: () => {} });
     expect((await again.execute("echo again", { language: "bash" })).stdout).toBe("again\n");
     expect((await docker.inspectContainer(NAME))?.Id).toBe(inspected!.Id);
+  });
+});
+
+describe.skipIf(!ready)("CodeRunner in Node starting its own container", () => {
+  test("Node runs `coderunner up --json` from the binary, then talks to the container", async () => {
+    const out = mkdtempSync(join(tmpdir(), "coderunner-node-up-"));
+    const name = `${NAME}-node`;
+    try {
+      const binary = join(out, "coderunner");
+      const root = join(import.meta.dir, "..", "..");
+      const build = Bun.spawnSync([process.execPath, "build.ts"], { cwd: root, env: { ...process.env, CODERUNNER_OUTFILE: binary } });
+      expect(build.exitCode).toBe(0);
+      const bundled = await Bun.build({ entrypoints: [join(root, "src/client/index.ts")], target: "node", outdir: out, naming: "sdk.mjs" });
+      expect(bundled.success).toBe(true);
+      writeFileSync(
+        join(out, "run.mjs"),
+        `import { CodeRunner } from "./sdk.mjs";
+         const progress = [];
+         const runner = new CodeRunner({ baseURL: ${JSON.stringify(deadURL)}, onProgress: (line) => progress.push(line) });
+         const result = await runner.execute("import socket; print(socket.gethostname())");
+         await runner[Symbol.asyncDispose]();
+         console.log(JSON.stringify({ host: result.stdout.trim(), progress }));`,
+      );
+      const node = Bun.spawn(["node", join(out, "run.mjs")], {
+        cwd: out,
+        env: { ...process.env, ...ENV, CODERUNNER_CONTAINER: name, CODERUNNER_BIN: binary },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const [stdout, stderr, code] = await Promise.all([new Response(node.stdout).text(), new Response(node.stderr).text(), node.exited]);
+      expect(code, stderr).toBe(0);
+      const report = JSON.parse(stdout.trim().split("\n").pop()!);
+      const inspected = await docker.inspectContainer(name);
+      expect(inspected?.State?.Running).toBe(true);
+      expect(report.host).toBe(inspected!.Id.slice(0, 12));
+      expect(report.progress.some((line: string) => /Waiting for CodeRunner|Creating|Starting/i.test(line))).toBe(true);
+    } finally {
+      await docker.removeContainer(name, { force: true }).catch(() => false);
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 });
