@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { ServerConnection } from "@jupyterlab/services";
 import { AppError, messageOf } from "../errors";
 import { within } from "../timers";
+import { userEnvironment } from "./environment";
 import type { Logger } from "../log";
 
 /**
@@ -104,7 +105,8 @@ export class JupyterServer {
     this.stopping = false;
     this.stateDir ??= mkdtempSync(join(tmpdir(), "coderunner-jupyter-"));
     const configPath = join(this.stateDir, "coderunner_server_config.py");
-    writeFileSync(configPath, SERVER_CONFIG_PY, { mode: 0o600 });
+    // The token lives in the config file, not the environment, which the kernels (user code) inherit.
+    writeFileSync(configPath, `${SERVER_CONFIG_PY}\nc.ServerApp.token = ${JSON.stringify(this.token)}\n`, { mode: 0o600 });
     const ipythonDir = join(this.stateDir, "ipython");
     mkdirSync(join(ipythonDir, "profile_default"), { recursive: true });
     writeFileSync(join(ipythonDir, "profile_default", "ipython_kernel_config.py"), KERNEL_CONFIG_PY, { mode: 0o600 });
@@ -132,10 +134,8 @@ export class JupyterServer {
     this.process = Bun.spawn(args, {
       cwd: this.options.rootDir,
       env: {
-        ...process.env,
+        ...userEnvironment(),
         ...this.options.env,
-        // The token goes through the environment so `ps` does not show it.
-        JUPYTER_TOKEN: this.token,
         JUPYTER_CONFIG_DIR: join(this.stateDir, "config"),
         JUPYTER_RUNTIME_DIR: join(this.stateDir, "runtime"),
         IPYTHONDIR: ipythonDir,

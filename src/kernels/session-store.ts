@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { AppError, messageOf } from "../errors";
 import type { Logger } from "../log";
 import { BashShell } from "./bash-shell";
+import { userEnvironment } from "./environment";
 import type { KernelPool } from "./kernel-pool";
 import type { PythonKernel } from "./python-kernel";
 import { SerialQueue } from "./serial-queue";
@@ -193,7 +194,7 @@ export class SessionStore {
   shellFor(session: Session): BashShell {
     session.shell ??= new BashShell({
       cwd: session.dir,
-      env: { ...(this.options.baseEnv ?? (process.env as Record<string, string>)), ...session.env },
+      env: { ...(this.options.baseEnv ?? userEnvironment()), ...session.env },
     });
     return session.shell;
   }

@@ -104,3 +104,23 @@ describe("a server that stops and starts again on the same workspace", () => {
     }
   });
 });
+
+describe("secrets", () => {
+  test("user code sees neither the API key nor Jupyter's token in its environment", async () => {
+    const saved = process.env.CODERUNNER_API_KEY;
+    process.env.CODERUNNER_API_KEY = "secret-key-for-this-test";
+    try {
+      await using server = await startTestServer({ apiKey: "secret-key-for-this-test" });
+      const headers = { "x-api-key": "secret-key-for-this-test" };
+      const python = await server.call("POST", "/execute", { command: "import os\nprint(sorted(k for k in os.environ if 'TOKEN' in k or 'API_KEY' in k))" }, headers);
+      expect(python.body.stdout).toBe("[]\n");
+      const bash = await server.call("POST", "/execute", { language: "bash", command: "env | grep -c -e TOKEN -e API_KEY; env | grep -c '^PATH='" }, headers);
+      expect(bash.body.stdout).toBe("0\n1\n");
+      const proc = await server.call("POST", "/execute", { command: "print(open('/proc/self/environ').read().count('secret-key-for-this-test'))" }, headers);
+      expect(proc.body.stdout).toBe("0\n");
+    } finally {
+      if (saved === undefined) delete process.env.CODERUNNER_API_KEY;
+      else process.env.CODERUNNER_API_KEY = saved;
+    }
+  });
+});
