@@ -7,6 +7,7 @@ import type { KernelPool } from "../../../src/kernels/kernel-pool";
 import { SessionStore } from "../../../src/kernels/session-store";
 import { silentLogger } from "../../../src/log";
 import { createApp } from "../../../src/server/app";
+import { executionResult } from "../../helpers/results";
 
 /** The HTTP layer with a fake executor: no Jupyter involved. */
 function app(options: { apiKey?: string; maxBodyBytes?: number } = {}) {
@@ -14,7 +15,7 @@ function app(options: { apiKey?: string; maxBodyBytes?: number } = {}) {
   const executor = {
     async execute(request: unknown) {
       calls.push(request);
-      return { stdout: "ok\n", stderr: "", execution_time: 0.001, cpu_time: 0, session_id: "default", status: "ok", error: null, results: [], truncated: false, state_lost: false, exit_code: null };
+      return executionResult({ stdout: "ok\n", session_id: "default" });
     },
   } as unknown as Executor;
   const sessions = new SessionStore({

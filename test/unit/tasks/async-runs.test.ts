@@ -5,6 +5,7 @@ import { Session } from "../../../src/kernels/session-store";
 import { silentLogger } from "../../../src/log";
 import { AsyncRuns } from "../../../src/tasks/async-runs";
 import { TaskStore } from "../../../src/tasks/task-store";
+import { executionResult } from "../../helpers/results";
 
 /** Lets queued promise callbacks run (no timer: the fakes never wait on the clock). */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -30,20 +31,7 @@ function setup() {
         started.push(request.command);
         controls.listener?.({ type: "stdout", text: `${request.command} started\n` });
         const extra = await new Promise<Partial<ExecutionResult> | undefined>((resolve) => gates.set(request.command, resolve));
-        return {
-          stdout: `${request.command}\n`,
-          stderr: "",
-          execution_time: 0.1,
-          cpu_time: 0.05,
-          session_id: session.id,
-          status: "ok",
-          error: null,
-          results: [],
-          truncated: false,
-          state_lost: false,
-          exit_code: null,
-          ...extra,
-        } satisfies ExecutionResult;
+        return executionResult({ stdout: `${request.command}\n`, execution_time: 0.1, cpu_time: 0.05, session_id: session.id, ...extra });
       });
     },
   };

@@ -2,20 +2,9 @@ import { describe, expect, test } from "bun:test";
 import { AppError } from "../../../src/errors";
 import type { ExecutionResult, RunControls } from "../../../src/kernels/executor";
 import { streamRun } from "../../../src/tasks/sse-stream";
+import { executionResult } from "../../helpers/results";
 
-const RESULT: ExecutionResult = {
-  stdout: "a\n",
-  stderr: "",
-  execution_time: 0.1,
-  cpu_time: 0.01,
-  session_id: "s",
-  status: "ok",
-  error: null,
-  results: [{ "text/plain": "1" }],
-  truncated: false,
-  state_lost: false,
-  exit_code: null,
-};
+const RESULT: ExecutionResult = executionResult({ stdout: "a\n", execution_time: 0.1, cpu_time: 0.01, results: [{ "text/plain": "1" }] });
 
 function parse(text: string): { event: string; data: any }[] {
   return text

@@ -1,23 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import type { ExecutionResult } from "../../../src/kernels/executor";
 import { TaskStore } from "../../../src/tasks/task-store";
+import { executionResult } from "../../helpers/results";
 
-function result(over: Partial<ExecutionResult> = {}): ExecutionResult {
-  return {
-    stdout: "out\n",
-    stderr: "",
-    execution_time: 0.01,
-    cpu_time: 0.005,
-    session_id: "s",
-    status: "ok",
-    error: null,
-    results: [],
-    truncated: false,
-    state_lost: false,
-    exit_code: null,
-    ...over,
-  };
-}
+const result = executionResult;
 
 function store(over: Partial<ConstructorParameters<typeof TaskStore>[0]> = {}) {
   let now = 1_000_000;
