@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import { withDescendants } from "../../src/browser/process-tree";
 import { imageSize } from "../../src/browser/image-size";
 import { isAlive } from "../../src/kernels/proc-stats";
+import { servePages } from "../helpers/pages";
 
 /**
  * The compiled binary runs browser sessions from a directory with no node_modules. `bun build
@@ -18,7 +19,7 @@ const dir = mkdtempSync(join(tmpdir(), "coderunner-binary-"));
 const binary = join(dir, "coderunner");
 let serverProcess: ReturnType<typeof Bun.spawn> | undefined;
 let base = "";
-let pages: ReturnType<typeof Bun.serve>;
+let pages: ReturnType<typeof servePages>;
 let hidesNodeModules = false;
 const log: string[] = [];
 
@@ -69,7 +70,7 @@ beforeAll(async () => {
   const build = Bun.spawnSync([process.execPath, "build.ts"], { cwd: ROOT, env: { ...process.env, CODERUNNER_OUTFILE: binary }, stdout: "pipe", stderr: "pipe" });
   if (build.exitCode !== 0) throw new Error(`build failed: ${build.stderr.toString()}`);
 
-  pages = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response(PAGE, { headers: { "content-type": "text/html" } }) });
+  pages = servePages({ "*": PAGE });
 
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
@@ -95,7 +96,7 @@ afterAll(async () => {
     serverProcess.kill("SIGKILL");
     await serverProcess.exited;
   }
-  pages?.stop(true);
+  pages?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -105,7 +106,7 @@ describe("compiled binary", () => {
     const created = await api("/v1/browser/sessions/", { viewport_width: 800, viewport_height: 600 });
     expect(created.status).toBe(200);
     const session_id = created.body.session_id as string;
-    const url = `http://127.0.0.1:${pages.port}/`;
+    const url = `${pages.base}/`;
     const navigated = await api("/v1/browser/interactions/navigate", { session_id, url });
     expect(navigated.body).toMatchObject({ success: true, title: "Binary check", status: "completed" });
 

@@ -8,6 +8,7 @@ import { isAlive } from "../../src/kernels/proc-stats";
 import { silentLogger } from "../../src/log";
 import { bodyParsing, errorHandling } from "../../src/server/http-errors";
 import { browserRoutes } from "../../src/server/routes/browser";
+import { servePages } from "../helpers/pages";
 
 // Chromium on a busy 2-core machine can take seconds to start a page.
 setDefaultTimeout(60_000);
@@ -16,8 +17,8 @@ setDefaultTimeout(60_000);
 
 const manager = new BrowserManager({ executablePath: findChromium(), maxSessions: 4, idleSeconds: 600, log: silentLogger });
 const app = new Elysia().use(errorHandling(silentLogger)).use(bodyParsing(1 << 20)).use(browserRoutes(manager, new BrowserActions(manager)));
-const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("<title>Up</title><p id=x>alive</p>", { headers: { "content-type": "text/html" } }) });
-const url = `http://127.0.0.1:${server.port}/`;
+const server = servePages({ "*": "<title>Up</title><p id=x>alive</p>" });
+const url = `${server.base}/`;
 
 async function call(path: string, body?: unknown) {
   const init: RequestInit = body === undefined ? {} : { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
@@ -42,7 +43,7 @@ function browserRoot(pids: number[]): number {
 
 afterAll(async () => {
   await manager.stop();
-  server.stop(true);
+  server.stop();
 });
 
 describe("Chromium crash and shutdown", () => {

@@ -7,6 +7,7 @@ import { imageSize } from "../../src/browser/image-size";
 import { silentLogger } from "../../src/log";
 import { bodyParsing, errorHandling } from "../../src/server/http-errors";
 import { browserRoutes } from "../../src/server/routes/browser";
+import { servePages } from "../helpers/pages";
 
 // Chromium on a busy 2-core machine can take seconds to start a page.
 setDefaultTimeout(60_000);
@@ -108,7 +109,7 @@ function escape(text: string): string {
   return text.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-let server: ReturnType<typeof Bun.serve>;
+let server: ReturnType<typeof servePages>;
 let base: string;
 let manager: BrowserManager;
 let app: Elysia;
@@ -145,16 +146,8 @@ async function text(session_id: string, selector: string): Promise<string> {
 }
 
 beforeAll(() => {
-  server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    fetch(request) {
-      const url = new URL(request.url);
-      const handler = PAGES[url.pathname];
-      return handler ? handler(url, request) : new Response("not found", { status: 404 });
-    },
-  });
-  base = `http://127.0.0.1:${server.port}`;
+  server = servePages(PAGES);
+  base = server.base;
   manager = new BrowserManager({ executablePath: findChromium(), maxSessions: MAX_SESSIONS, idleSeconds: 600, log: silentLogger });
   app = new Elysia().use(errorHandling(silentLogger)).use(bodyParsing(1 << 20)).use(browserRoutes(manager, new BrowserActions(manager))) as unknown as Elysia;
 });
@@ -166,7 +159,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   await manager.stop();
-  server.stop(true);
+  server.stop();
 });
 
 describe("browser sessions against Chromium", () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { BrowserSessionError, CodeRunner, ElementNotFoundError, InvalidRequestError, TimeoutError } from "../../src/client/index";
 import { startTestServer, type TestServer } from "../helpers/server";
+import { servePages } from "../helpers/pages";
 
 /** The SDK's browser objects against a real server driving real Chromium, on pages served here. */
 
@@ -26,22 +27,14 @@ const PAGES: Record<string, (url: URL) => string> = {
   "/done": (url) => html("Done", `<p id="greeting">Hello, ${url.searchParams.get("name")}! ${url.searchParams.get("note")}</p>`),
 };
 
-let pages: ReturnType<typeof Bun.serve>;
+let pages: ReturnType<typeof servePages>;
 let base: string;
 let server: TestServer;
 let runner: CodeRunner;
 
 beforeAll(async () => {
-  pages = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    fetch(request) {
-      const url = new URL(request.url);
-      const render = PAGES[url.pathname];
-      return render ? new Response(render(url), { headers: { "content-type": "text/html; charset=utf-8" } }) : new Response("missing", { status: 404 });
-    },
-  });
-  base = `http://127.0.0.1:${pages.port}`;
+  pages = servePages(PAGES);
+  base = pages.base;
   server = await startTestServer({ kernelPoolSize: 0 }, { listen: true });
   runner = new CodeRunner({ baseURL: server.url, autoStart: false });
 });
@@ -49,7 +42,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await runner?.close();
   await server?.stop();
-  pages?.stop(true);
+  pages?.stop();
 });
 
 describe("browser sessions", () => {

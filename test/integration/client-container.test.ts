@@ -7,6 +7,7 @@ import { loadConfig } from "../../src/config";
 import { containerSettings } from "../../src/docker/container-spec";
 import { DockerClient } from "../../src/docker/docker-client";
 import { ContainerManager } from "../../src/docker/lifecycle";
+import { freePort } from "../../src/kernels/jupyter-server";
 
 /**
  * Zero-config start for real: `new CodeRunner()` finds nothing listening, so its first call runs the
@@ -37,9 +38,7 @@ beforeAll(async () => {
     saved[name] = process.env[name];
     process.env[name] = value;
   }
-  const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
-  deadURL = `http://127.0.0.1:${probe.port}`;
-  probe.stop(true);
+  deadURL = `http://127.0.0.1:${await freePort()}`;
 });
 
 afterAll(async () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { startTestServer, type TestServer } from "../helpers/server";
+import { servePages } from "../helpers/pages";
 
 /** Every file in examples/ runs as written (its own `bun` process, importing `coderunner`) against a real server. */
 
@@ -8,24 +9,20 @@ setDefaultTimeout(90_000);
 
 const root = join(import.meta.dir, "../..");
 let server: TestServer;
-let pages: ReturnType<typeof Bun.serve>;
+let pages: ReturnType<typeof servePages>;
 
 beforeAll(async () => {
   // A stand-in for httpbin.org, which the browser example uses by default.
-  pages = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    fetch: (request) =>
-      new URL(request.url).pathname === "/get"
-        ? Response.json({ origin: "127.0.0.1" })
-        : new Response(`<!doctype html><title>httpbin.org</title><h1 class="title">httpbin.org</h1><p>A simple HTTP Request &amp; Response Service.</p><a href="/get">/get</a>`, { headers: { "content-type": "text/html" } }),
+  pages = servePages({
+    "/get": () => Response.json({ origin: "127.0.0.1" }),
+    "*": `<!doctype html><title>httpbin.org</title><h1 class="title">httpbin.org</h1><p>A simple HTTP Request &amp; Response Service.</p><a href="/get">/get</a>`,
   });
   server = await startTestServer({ kernelPoolSize: 1 }, { listen: true });
 });
 
 afterAll(async () => {
   await server?.stop();
-  pages?.stop(true);
+  pages?.stop();
 });
 
 async function run(file: string, env: Record<string, string> = {}): Promise<string> {
@@ -50,7 +47,7 @@ describe("examples", () => {
   });
 
   test("browser.ts", async () => {
-    const out = await run("browser.ts", { EXAMPLE_URL: `http://127.0.0.1:${pages.port}` });
+    const out = await run("browser.ts", { EXAMPLE_URL: pages.base });
     expect(out).toMatch(/screenshot: \d+ base64 characters/);
     expect(out).toContain('text: "httpbin.org"');
     expect(out).toContain("httpbin.org");

@@ -14,6 +14,7 @@ import {
   type StreamEvent,
 } from "../../src/client/index";
 import { startTestServer, type TestServer } from "../helpers/server";
+import { freePort } from "../../src/kernels/jupyter-server";
 
 /** The SDK against a real `coderunner serve` (real Jupyter kernels and shells), one server for the file. */
 
@@ -56,9 +57,7 @@ describe("zero-config construction", () => {
   });
 
   test("with autoStart off and nothing listening, the first call fails with a clear NetworkError", async () => {
-    const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
-    const deadURL = `http://127.0.0.1:${probe.port}`;
-    probe.stop(true);
+    const deadURL = `http://127.0.0.1:${await freePort()}`;
     const local = new CodeRunner({ baseURL: deadURL, autoStart: false });
     const error = await local.execute("1").catch((e) => e);
     expect(error).toBeInstanceOf(NetworkError);

@@ -8,6 +8,7 @@ import { executeTool, functionCallOutput, getResponsesTools, getTools, toolMessa
 import type { ToolContext } from "../../src/integrations/tools";
 import { codeRunnerTools } from "../../src/integrations/vercel-ai";
 import { startTestServer, type TestServer } from "../helpers/server";
+import { servePages } from "../helpers/pages";
 
 /**
  * The AI-framework tools against a real server (kernels, shells, Chromium), fed the tool-call objects
@@ -16,21 +17,16 @@ import { startTestServer, type TestServer } from "../helpers/server";
 
 setDefaultTimeout(60_000);
 
-let pages: ReturnType<typeof Bun.serve>;
+let pages: ReturnType<typeof servePages>;
 let base: string;
 let server: TestServer;
 let runner: CodeRunner;
 
 beforeAll(async () => {
-  pages = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    fetch: () =>
-      new Response(`<!doctype html><html><head><title>Your IP</title></head><body><h1>Origin</h1><p id="origin">127.0.0.1</p><a id="more" href="/more">More details</a></body></html>`, {
-        headers: { "content-type": "text/html" },
-      }),
+  pages = servePages({
+    "*": `<!doctype html><html><head><title>Your IP</title></head><body><h1>Origin</h1><p id="origin">127.0.0.1</p><a id="more" href="/more">More details</a></body></html>`,
   });
-  base = `http://127.0.0.1:${pages.port}`;
+  base = pages.base;
   server = await startTestServer({ kernelPoolSize: 1 }, { listen: true });
   runner = new CodeRunner({ baseURL: server.url, autoStart: false });
 });
@@ -38,7 +34,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await runner?.close();
   await server?.stop();
-  pages?.stop(true);
+  pages?.stop();
 });
 
 let callCount = 0;

@@ -3,6 +3,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { join } from "node:path";
 import { startTestServer, type TestServer } from "../helpers/server";
+import { servePages } from "../helpers/pages";
 
 /**
  * `/mcp` with the official MCP SDK's own client over streamable HTTP, against a real listening server
@@ -15,7 +16,7 @@ const KEY = "mcp-test-key";
 // A 1x1 PNG.
 const PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
 
-let pages: ReturnType<typeof Bun.serve>;
+let pages: ReturnType<typeof servePages>;
 let base: string;
 let server: TestServer;
 let client: Client;
@@ -36,17 +37,11 @@ async function call(name: string, args: Record<string, unknown> = {}): Promise<R
 const textOf = (result: Result) => result.content.filter((c) => c.type === "text").map((c) => c.text).join("\n");
 
 beforeAll(async () => {
-  pages = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    fetch: (request) =>
-      new URL(request.url).pathname === "/next"
-        ? new Response("<title>Next</title><p id=arrived>Arrived</p>", { headers: { "content-type": "text/html" } })
-        : new Response(`<!doctype html><title>MCP page</title><main><h1>Tools for agents</h1><p>CodeRunner exposes its sandbox over the Model Context Protocol so assistants can run code.</p><a href="/next">Next page</a><input id="q"></main>`, {
-            headers: { "content-type": "text/html" },
-          }),
+  pages = servePages({
+    "/next": "<title>Next</title><p id=arrived>Arrived</p>",
+    "*": `<!doctype html><title>MCP page</title><main><h1>Tools for agents</h1><p>CodeRunner exposes its sandbox over the Model Context Protocol so assistants can run code.</p><a href="/next">Next page</a><input id="q"></main>`,
   });
-  base = `http://127.0.0.1:${pages.port}`;
+  base = pages.base;
   server = await startTestServer({ kernelPoolSize: 1, apiKey: KEY }, { listen: true });
   client = await connect({ "X-API-Key": KEY });
 });
@@ -54,7 +49,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await client?.close();
   await server?.stop();
-  pages?.stop(true);
+  pages?.stop();
 });
 
 describe("MCP endpoint", () => {
