@@ -20,7 +20,7 @@ export function browserFeature(context: FeatureContext, launch?: LaunchBrowser):
   const actions = new BrowserActions(manager);
   return {
     name: "browser",
-    plugin: browserRoutes(manager, actions),
+    plugin: browserRoutes(manager, actions, context.sessions),
     start: () => manager.start(),
     stop: () => manager.stop(),
     health: () => ({ browser: manager.health() }),

@@ -100,7 +100,9 @@ export class TaskStore {
       throw new AppError("TOO_MANY_TASKS", `${this.tasks.size} async tasks are queued or running, the most allowed; wait for some to finish.`);
     }
     const task: Task = {
-      id: this.newId(),
+      // The session's id first: a host routing requests to one sandbox per session finds a task's
+      // sandbox from its id alone, also after the host restarted.
+      id: `${sessionId}.${this.newId()}`,
       sessionId,
       language,
       status: "queued",

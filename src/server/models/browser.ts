@@ -16,6 +16,12 @@ export const CreateBrowserSessionBody = t.Optional(
     viewport_width: optional(t.Integer({ minimum: 16, maximum: 8192, default: 1920 })),
     viewport_height: optional(t.Integer({ minimum: 16, maximum: 8192, default: 1080 })),
     user_agent: optional(t.String({ description: "Chromium's own user agent when absent." })),
+    sandbox_id: optional(
+      t.String({
+        description:
+          "An execution session's id: the browser session runs in that session's sandbox (its network rules and limits) and its id starts with `<sandbox_id>.`. Absent: the default sandbox.",
+      }),
+    ),
   }),
 );
 

@@ -2,6 +2,7 @@ import { Elysia, t } from "elysia";
 import type { BrowserActions } from "../../browser/browser-actions";
 import type { BrowserManager } from "../../browser/browser-manager";
 import type { BrowserSession } from "../../browser/browser-session";
+import type { SessionStore } from "../../kernels/session-store";
 import { errors, Success } from "../models/common";
 import {
   ActionResult,
@@ -42,17 +43,23 @@ const tags = ["Browser"];
  * The browser routes of the contract under `/v1/browser`: sessions (each an isolated context in one
  * shared Chromium) and interactions on a session's page. Timeouts are milliseconds.
  */
-export function browserRoutes(manager: BrowserManager, actions: BrowserActions) {
+export function browserRoutes(manager: BrowserManager, actions: BrowserActions, sessions?: Pick<SessionStore, "get">) {
   const createSession = async ({ body }: { body: typeof CreateBrowserSessionBody.static | null }) => {
-    const session = await manager.create({
-      viewport: { width: body?.viewport_width ?? 1920, height: body?.viewport_height ?? 1080 },
-      userAgent: body?.user_agent ?? undefined,
-    });
+    // A browser session made for an execution session carries that session's id first, so a host
+    // routing by session finds the sandbox it lives in from the id alone.
+    const owner = body?.sandbox_id ? sessions?.get(body.sandbox_id).id : undefined;
+    const session = await manager.create(
+      {
+        viewport: { width: body?.viewport_width ?? 1920, height: body?.viewport_height ?? 1080 },
+        userAgent: body?.user_agent ?? undefined,
+      },
+      owner ? `${owner}.${crypto.randomUUID()}` : undefined,
+    );
     return { session_id: session.id };
   };
   const createOptions = {
     body: CreateBrowserSessionBody,
-    response: { 200: t.Object({ session_id: t.String() }), ...errors(400, 422, 429, 503) },
+    response: { 200: t.Object({ session_id: t.String() }), ...errors(400, 404, 422, 429, 503) },
     detail: { tags, summary: "Create a browser session (its own cookies and storage)" },
   };
   const listSessions = () => ({ sessions: manager.list().map(info) });
