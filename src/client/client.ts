@@ -255,11 +255,12 @@ export abstract class SandboxClient {
 
   /** Sessions on the server (InstaVM's `list`), optionally filtered by metadata values. */
   async listSessions(options: { limit?: number; metadata?: Record<string, unknown> } = {}): Promise<Record<string, unknown>[]> {
-    const listed = await this.request<{ sandboxes: Record<string, unknown>[] }>("GET", "/v1/sessions/sandboxes", {
+    const listed = await this.request<Record<string, unknown>[] | { sandboxes: Record<string, unknown>[] }>("GET", "/v1/sessions/sandboxes", {
       what: "Listing sessions",
       query: { limit: options.limit, metadata: options.metadata ? JSON.stringify(options.metadata) : undefined },
     });
-    return listed.sandboxes;
+    // The contract answers a bare array (as InstaVM does); servers before 0.2 wrapped it in `sandboxes`.
+    return Array.isArray(listed) ? listed : listed.sandboxes;
   }
 
   /**

@@ -263,7 +263,8 @@ describe("sessions", () => {
     expect(usage.body.cpu_seconds).toBeGreaterThan(0);
     expect(usage.body.uptime_seconds).toBeGreaterThanOrEqual(0);
     const listed = await server.call("GET", "/v1/sessions/sandboxes");
-    expect(listed.body.sandboxes.map((s: { sandbox_id: string }) => s.sandbox_id)).toContain(id);
+    expect(Array.isArray(listed.body)).toBe(true);
+    expect(listed.body.map((s: { sandbox_id: string }) => s.sandbox_id)).toContain(id);
     const dir = server.sessions.get(id).dir;
     expect(existsSync(dir)).toBe(true);
     const kernelPid = server.sessions.get(id).kernel!.pid;
@@ -281,7 +282,7 @@ describe("sessions", () => {
     );
     expect((await run({ session_id: id, language: "bash", command: "echo $PROJECT; pwd" })).body.stdout).toBe(`apollo\n${server.workspace}/sessions/${id}\n`);
     const filtered = await server.call("GET", `/v1/sessions/sandboxes?metadata=${encodeURIComponent(JSON.stringify({ team: "qa" }))}`);
-    expect(filtered.body.sandboxes.map((s: { sandbox_id: string }) => s.sandbox_id)).toEqual([id]);
+    expect(filtered.body.map((s: { sandbox_id: string }) => s.sandbox_id)).toEqual([id]);
     expect((await server.call("POST", "/kill", { session_id: id })).body).toEqual({ success: true, session_id: id });
     expect((await server.call("POST", "/kill", { session_id: id })).status).toBe(404);
   });

@@ -9,8 +9,12 @@ export const CreateSessionBody = t.Optional(
   t.Object({
     api_key: t.Optional(t.Nullable(t.String())),
     vm_lifetime_seconds: t.Optional(t.Nullable(t.Number({ exclusiveMinimum: 0, description: "Bounds the session's life." }))),
-    memory_mb: t.Optional(t.Nullable(t.Number())),
-    vcpu_count: t.Optional(t.Nullable(t.Number())),
+    memory_mb: t.Optional(t.Nullable(t.Number({ description: "Memory limit of the session's sandbox, in MiB (at least 256)." }))),
+    vcpu_count: t.Optional(t.Nullable(t.Number({ description: "CPU quota of the session's sandbox, in cores." }))),
+    allow_internet_access: t.Optional(
+      t.Nullable(t.Boolean({ description: "False: the sandbox reaches nothing outside itself (private and link-local addresses are never reachable)." })),
+    ),
+    disk_mb: t.Optional(t.Nullable(t.Number({ description: "Most the sandbox may write to disk, in MiB." }))),
     metadata: t.Optional(t.Nullable(t.Record(t.String(), t.Unknown()))),
     env: t.Optional(t.Nullable(t.Record(t.String(), t.String(), { description: "Set in the session's kernel and shell." }))),
     language: t.Optional(t.String()),
@@ -25,8 +29,20 @@ export const SessionInfo = t.Object({
   last_used_at: t.String(),
   end_at: t.Nullable(t.String()),
   executions: t.Number(),
+  pending_runs: t.Number({ description: "Runs queued or running in the session now." }),
   working_directory: t.String(),
   metadata: t.Record(t.String(), t.Unknown()),
+});
+
+/** One entry of `GET /v1/sessions/sandboxes` (the InstaVM client's `list()` reads these names). */
+export const SandboxEntry = t.Object({
+  sandbox_id: t.String(),
+  template_id: t.Nullable(t.String()),
+  name: t.String(),
+  metadata: t.Record(t.String(), t.Unknown()),
+  status: t.String(),
+  started_at: t.String(),
+  end_at: t.Nullable(t.String()),
 });
 
 export const KillBody = t.Object({ session_id: t.String() });
@@ -44,4 +60,20 @@ export const Usage = t.Object({
   uptime_seconds: t.Number(),
   kernel: t.Object({ cpu_seconds: t.Nullable(t.Number()), memory_bytes: t.Nullable(t.Number()), pid: t.Nullable(t.Number()) }),
   shell: t.Object({ cpu_seconds: t.Nullable(t.Number()), memory_bytes: t.Nullable(t.Number()), pid: t.Nullable(t.Number()) }),
+  sandbox: t.Optional(
+    t.Object(
+      {
+        memory_bytes: t.Nullable(t.Number()),
+        cpu_seconds: t.Nullable(t.Number()),
+        pids: t.Nullable(t.Number()),
+        memory_limit_mb: t.Number(),
+        cpu_limit: t.Number(),
+        pids_limit: t.Number(),
+        disk_limit_mb: t.Number(),
+        disk_cap: t.String(),
+        internet: t.Boolean(),
+      },
+      { description: "The whole sandbox (every process in it) and its limits; host mode only." },
+    ),
+  ),
 });

@@ -3,7 +3,7 @@ import { AppError } from "../../errors";
 import { cpuSeconds, rssBytes } from "../../kernels/proc-stats";
 import type { Session, SessionStore } from "../../kernels/session-store";
 import { errors, Success } from "../models/common";
-import { CreateSessionBody, KillBody, SandboxesQuery, SeedCreateSession, SessionIdParams, SessionInfo, Usage } from "../models/sessions";
+import { CreateSessionBody, KillBody, SandboxEntry, SandboxesQuery, SeedCreateSession, SessionIdParams, SessionInfo, Usage } from "../models/sessions";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -16,6 +16,7 @@ function info(session: Session): typeof SessionInfo.static {
     last_used_at: iso(session.lastUsedAt),
     end_at: session.endsAt?.toISOString() ?? null,
     executions: session.executions,
+    pending_runs: session.queue.length,
     working_directory: session.dir,
     metadata: session.metadata,
   };
@@ -126,34 +127,19 @@ export function sessionRoutes(sessions: SessionStore) {
           .list()
           .filter((session) => !filter || Object.entries(filter).every(([key, value]) => JSON.stringify(session.metadata[key]) === JSON.stringify(value)))
           .slice(0, query.limit ?? undefined);
-        return {
-          sandboxes: matching.map((session) => ({
-            sandbox_id: session.id,
-            name: typeof session.metadata.name === "string" ? session.metadata.name : session.id,
-            metadata: session.metadata,
-            status: "active",
-            started_at: session.createdAt.toISOString(),
-            end_at: session.endsAt?.toISOString() ?? null,
-          })),
-        };
+        return matching.map((session) => ({
+          sandbox_id: session.id,
+          template_id: null,
+          name: typeof session.metadata.name === "string" ? session.metadata.name : session.id,
+          metadata: session.metadata,
+          status: "active",
+          started_at: session.createdAt.toISOString(),
+          end_at: session.endsAt?.toISOString() ?? null,
+        }));
       },
       {
         query: SandboxesQuery,
-        response: {
-          200: t.Object({
-            sandboxes: t.Array(
-              t.Object({
-                sandbox_id: t.String(),
-                name: t.String(),
-                metadata: t.Record(t.String(), t.Unknown()),
-                status: t.String(),
-                started_at: t.String(),
-                end_at: t.Nullable(t.String()),
-              }),
-            ),
-          }),
-          ...errors(400, 422),
-        },
+        response: { 200: t.Array(SandboxEntry), ...errors(400, 422) },
         detail: { tags: ["Sessions"], summary: "List sandboxes (InstaVM list)" },
       },
     );
