@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 import { ConfigError, describeSettings, loadConfig } from "./config";
-import { CONTAINER_COMMANDS } from "./docker/commands";
+import { HOST_COMMANDS } from "./cli/commands";
 import { messageOf } from "./errors";
 import { createLogger } from "./log";
 import { startServer } from "./server/serve";
@@ -9,14 +9,17 @@ import { VERSION } from "./version";
 const HELP = `coderunner ${VERSION} — a local code sandbox for AI agents
 
 Usage:
-  coderunner              Bring the sandbox container up and serve its API on 127.0.0.1:8223 (Ctrl-C stops
-                          serving; the container keeps running)
-  coderunner up [--rebuild]  Build the image if needed, create or resume the container, wait until it answers
-  coderunner down [--rm]  Stop the container (--rm also removes it and the files inside it)
-  coderunner status       Docker Engine, image and container state (--json for a machine-readable report)
-  coderunner logs [-f] [--tail N]  The container's log
+  coderunner              Serve the API on 127.0.0.1:8223 here, every session in a sandbox (container) of its own
+                          (Ctrl-C stops serving; sandboxes keep running)
+  coderunner up [--rebuild] [--json]  The same in the background: build the image if needed, start the host,
+                          wait until it answers
+  coderunner down [--rm]  Stop the host, remove every session's sandbox, stop the default sandbox (--rm also
+                          removes it and its files)
+  coderunner status       Docker Engine, image, host and sandboxes (--json for a machine-readable report)
+  coderunner logs [-f] [--tail N] [--host] [NAME]  A sandbox's log (the default one's), or the host's
   coderunner build        Rebuild the image from the Dockerfile embedded in this binary
-  coderunner serve        Run the REST server, Jupyter kernels and the browser here (the container's entrypoint)
+  coderunner serve        Run the REST server, Jupyter kernels and the browser here, with no sandboxes (the
+                          sandbox's entrypoint; alone, sessions are processes on this machine: trusted code only)
   coderunner --version    Print the version
   coderunner --help       Show this help
 
@@ -24,9 +27,9 @@ Settings (environment variables):
 ${describeSettings()}
 `;
 
-/** Commands beyond `serve`, registered by the container layer (up, down, status, logs, host mode). */
+/** Commands beyond `serve`: the host side (up, down, status, logs, build, host). */
 export type Command = (args: string[]) => Promise<number>;
-export const COMMANDS: Record<string, Command> = { ...CONTAINER_COMMANDS };
+export const COMMANDS: Record<string, Command> = { ...HOST_COMMANDS };
 
 async function serve(): Promise<number> {
   const config = loadConfig();

@@ -25,6 +25,7 @@ export const SETTINGS = {
   apiKey: s({ env: "CODERUNNER_API_KEY", kind: "string", default: undefined, doc: "When set, every route but /health and the docs requires this key in X-API-Key." }),
   python: s({ env: "CODERUNNER_PYTHON", kind: "string", default: "/usr/bin/python3", doc: "Python interpreter that has jupyter_server and ipykernel." }),
   kernelPoolSize: s({ env: "CODERUNNER_KERNEL_POOL_SIZE", kind: "int", default: 2, min: 0, doc: "Idle kernels kept warm for new sessions." }),
+  kernelPoolRefill: s({ env: "CODERUNNER_KERNEL_POOL_REFILL", kind: "bool", default: true, doc: "Replace pool kernels as they are handed out; false keeps only the first ones (a sandbox serving one session)." }),
   maxSessions: s({ env: "CODERUNNER_MAX_SESSIONS", kind: "int", default: 64, min: 1, doc: "Execution sessions open at once; more answer 429." }),
   sessionIdleSeconds: s({ env: "CODERUNNER_SESSION_IDLE_SECONDS", kind: "number", default: 3600, min: 1, doc: "An execution session unused this long is closed and its kernel released." }),
   defaultTimeoutSeconds: s({ env: "CODERUNNER_DEFAULT_TIMEOUT", kind: "number", default: 30, min: 0.001, doc: "Timeout of a run whose request gives none, in seconds." }),
@@ -45,9 +46,13 @@ export const SETTINGS = {
   image: s({ env: "CODERUNNER_IMAGE", kind: "string", default: `coderunner:${VERSION}`, doc: "Image tag of the sandbox container; built from the copy embedded in the binary when absent." }),
   containerName: s({ env: "CODERUNNER_CONTAINER", kind: "string", default: "coderunner", doc: "Name of the sandbox container that `coderunner up` creates and resumes." }),
   containerPort: s({ env: "CODERUNNER_CONTAINER_PORT", kind: "int", default: 8224, min: 0, doc: "Host port (on 127.0.0.1) the container's API is published on; 0 lets Docker choose." }),
-  memoryMB: s({ env: "CODERUNNER_MEMORY_MB", kind: "int", default: 4096, min: 64, doc: "Memory limit of the sandbox container, in MiB." }),
-  cpus: s({ env: "CODERUNNER_CPUS", kind: "number", default: 2, min: 0.01, doc: "CPU limit of the sandbox container, in cores." }),
-  pidsLimit: s({ env: "CODERUNNER_PIDS_LIMIT", kind: "int", default: 1024, min: 16, doc: "Most processes the sandbox container may run at once." }),
+  memoryMB: s({ env: "CODERUNNER_MEMORY_MB", kind: "int", default: 4096, min: 64, doc: "Memory limit of each sandbox, in MiB (a session may ask for another with memory_mb)." }),
+  cpus: s({ env: "CODERUNNER_CPUS", kind: "number", default: 2, min: 0.01, doc: "CPU limit of each sandbox, in cores (a session may ask for another with vcpu_count; at most the Engine's CPUs)." }),
+  pidsLimit: s({ env: "CODERUNNER_PIDS_LIMIT", kind: "int", default: 1024, min: 16, doc: "Most processes one sandbox may run at once." }),
+  poolSize: s({ env: "CODERUNNER_POOL_SIZE", kind: "int", default: 2, min: 0, doc: "Sandboxes kept started and warm for new sessions (host mode); 0 starts each on demand." }),
+  diskMB: s({ env: "CODERUNNER_DISK_MB", kind: "int", default: 10240, min: 64, doc: "What one sandbox may write to disk, in MiB (host mode); past it writes fail inside the sandbox." }),
+  diskCap: s({ env: "CODERUNNER_DISK_CAP", kind: "string", default: "auto", doc: "How the disk cap is enforced: auto, storage-opt (the Engine's), loop (a filesystem per sandbox; root on Linux), none." }),
+  internet: s({ env: "CODERUNNER_INTERNET", kind: "bool", default: true, doc: "Whether new sandboxes may reach the internet (a session can switch it off with allow_internet_access: false); private and link-local addresses never." }),
   upTimeoutSeconds: s({ env: "CODERUNNER_UP_TIMEOUT", kind: "number", default: 180, min: 1, doc: "How long `coderunner up` waits for the container to answer /health." }),
 } as const;
 
@@ -108,6 +113,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(
       `Refusing to listen on ${result.host} without an API key: set CODERUNNER_API_KEY, or listen on 127.0.0.1.`,
     );
+  }
+  if (!["auto", "storage-opt", "loop", "none"].includes(result.diskCap)) {
+    throw new ConfigError(`CODERUNNER_DISK_CAP must be one of auto, storage-opt, loop, none (got ${result.diskCap})`);
   }
   if (result.defaultTimeoutSeconds > result.maxTimeoutSeconds) {
     throw new ConfigError("CODERUNNER_DEFAULT_TIMEOUT cannot exceed CODERUNNER_MAX_TIMEOUT");

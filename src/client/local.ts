@@ -4,7 +4,7 @@ import { Deadline, type Fetch } from "./http";
 /** Where a local CodeRunner listens by default (`coderunner up` / `coderunner serve`). */
 export const DEFAULT_LOCAL_URL = "http://127.0.0.1:8223";
 
-/** The container lifecycle's entry point (`src/docker/lifecycle.ts`): starts the sandbox if needed. */
+/** The host's entry point (`src/host/daemon.ts`): starts CodeRunner if needed. */
 export type EnsureUp = (options?: { onProgress?: (line: string) => void }) => Promise<{ baseURL: string; apiKey?: string }>;
 
 /**
@@ -14,9 +14,9 @@ export type EnsureUp = (options?: { onProgress?: (line: string) => void }) => Pr
  */
 export async function loadEnsureUp(): Promise<EnsureUp> {
   if (typeof (globalThis as { Bun?: unknown }).Bun === "undefined") return binaryEnsureUp();
-  const specifier = "../docker/lifecycle";
+  const specifier = "../host/daemon";
   const module = (await import(/* @vite-ignore */ specifier)) as { ensureUp?: EnsureUp };
-  if (typeof module.ensureUp !== "function") throw new Error("src/docker/lifecycle does not export ensureUp()");
+  if (typeof module.ensureUp !== "function") throw new Error("src/host/daemon does not export ensureUp()");
   return module.ensureUp;
 }
 

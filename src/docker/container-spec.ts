@@ -1,6 +1,6 @@
 import type { Config } from "../config";
 import { VERSION } from "../version";
-import type { ContainerCreateBody, ContainerInspect } from "./docker-types";
+import type { ContainerCreateBody, ContainerInspect, HostConfig } from "./docker-types";
 
 /** The port `coderunner serve` listens on inside the container. */
 export const API_PORT = 8223;
@@ -12,6 +12,14 @@ export const LABEL = {
   managed: "org.coderunner.managed",
   apiKey: "org.coderunner.api-key",
   version: "org.coderunner.version",
+  /** Which host instance owns the container (its default container's name). */
+  instance: "org.coderunner.instance",
+  /** `default` or `session` (see `SandboxRole`). */
+  role: "org.coderunner.role",
+  /** `on` or `off`: internet egress. */
+  egress: "org.coderunner.egress",
+  /** The disk cap: `<mechanism>:<MiB>`. */
+  disk: "org.coderunner.disk",
 } as const;
 
 /** What the sandbox container is: which image, its name, where it is published, its limits. */
@@ -42,29 +50,80 @@ export function containerSettings(config: Config): ContainerSettings {
   };
 }
 
+/** What makes a container one sandbox: its role, network, disk and the environment of its server. */
+export interface SandboxOptions {
+  role: "default" | "session";
+  egress: boolean;
+  /** Disk cap in MiB, recorded in a label with the mechanism enforcing it. */
+  diskMB: number;
+  diskMechanism: string;
+  /** Bind mounts of the sandbox's disk; with any, the root filesystem is read-only. */
+  mounts?: { Type: "bind"; Source: string; Target: string }[];
+  /** `StorageOpt` of the writable layer (a size cap where the Engine supports it). */
+  storageOpt?: Record<string, string>;
+  /** Extra environment of the sandbox's server. */
+  env?: string[];
+  /** Create-body fields that confine the server and its code (capabilities, environment). */
+  confinement?: { Env: string[]; HostConfig: Partial<HostConfig> };
+}
+
 /**
- * The create body of the sandbox container: its API published on 127.0.0.1 only, restarted by the
- * Engine unless stopped on purpose, memory/CPU/process limits, every capability dropped and no
- * privilege gain (setuid binaries stay unprivileged). `apiKey` protects the API inside; the host
- * side reads it back from the label.
+ * The create body of a sandbox container: its API published on 127.0.0.1 only, memory/CPU/process
+ * limits, every capability dropped but those `confinement` needs, no privilege gain (setuid binaries
+ * stay unprivileged), a bounded log. The default sandbox restarts with the Engine unless stopped on
+ * purpose; session sandboxes do not (a session whose server died is gone, and says so). `apiKey`
+ * protects the API inside; the host reads it back from the label.
  */
-export function containerSpec(settings: ContainerSettings, apiKey: string): ContainerCreateBody {
+export function containerSpec(settings: ContainerSettings, apiKey: string, sandbox?: SandboxOptions): ContainerCreateBody {
+  const role = sandbox?.role ?? "default";
+  const confined = sandbox?.confinement;
+  const hostConfig: HostConfig = {
+    PortBindings: { [PORT_KEY]: [{ HostIp: "127.0.0.1", HostPort: settings.hostPort ? String(settings.hostPort) : "" }] },
+    RestartPolicy: { Name: role === "default" ? "unless-stopped" : "no" },
+    Memory: settings.memoryMB * MiB,
+    MemorySwap: settings.memoryMB * MiB,
+    NanoCpus: Math.round(settings.cpus * 1e9),
+    PidsLimit: settings.pidsLimit,
+    CapDrop: ["ALL"],
+    SecurityOpt: ["no-new-privileges"],
+    ShmSize: 256 * MiB,
+    // The server's own log: bounded, so nothing fills the host's disk through it.
+    LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "2" } },
+    ...confined?.HostConfig,
+  };
+  if (sandbox?.mounts?.length) {
+    hostConfig.Mounts = sandbox.mounts;
+    hostConfig.ReadonlyRootfs = true;
+    hostConfig.Tmpfs = { "/run": "rw,nosuid,nodev,size=64m,mode=755", ...confined?.HostConfig?.Tmpfs };
+  }
+  if (sandbox?.storageOpt) hostConfig.StorageOpt = sandbox.storageOpt;
+  const labels: Record<string, string> = {
+    ...settings.labels,
+    [LABEL.managed]: "true",
+    [LABEL.apiKey]: apiKey,
+    [LABEL.version]: VERSION,
+  };
+  if (sandbox) {
+    Object.assign(labels, {
+      [LABEL.instance]: settings.labels?.[LABEL.instance] ?? "",
+      [LABEL.role]: role,
+      [LABEL.egress]: sandbox.egress ? "on" : "off",
+      [LABEL.disk]: `${sandbox.diskMechanism}:${sandbox.diskMB}`,
+    });
+  }
   return {
     Image: settings.image,
-    Env: [`CODERUNNER_API_KEY=${apiKey}`, "CODERUNNER_HOST=0.0.0.0", `CODERUNNER_PORT=${API_PORT}`, `CODERUNNER_LOG_LEVEL=${settings.logLevel}`],
-    Labels: { ...settings.labels, [LABEL.managed]: "true", [LABEL.apiKey]: apiKey, [LABEL.version]: VERSION },
+    Env: [
+      `CODERUNNER_API_KEY=${apiKey}`,
+      "CODERUNNER_HOST=0.0.0.0",
+      `CODERUNNER_PORT=${API_PORT}`,
+      `CODERUNNER_LOG_LEVEL=${settings.logLevel}`,
+      ...(confined?.Env ?? []),
+      ...(sandbox?.env ?? []),
+    ],
+    Labels: labels,
     ExposedPorts: { [PORT_KEY]: {} },
-    HostConfig: {
-      PortBindings: { [PORT_KEY]: [{ HostIp: "127.0.0.1", HostPort: settings.hostPort ? String(settings.hostPort) : "" }] },
-      RestartPolicy: { Name: "unless-stopped" },
-      Memory: settings.memoryMB * MiB,
-      MemorySwap: settings.memoryMB * MiB,
-      NanoCpus: Math.round(settings.cpus * 1e9),
-      PidsLimit: settings.pidsLimit,
-      CapDrop: ["ALL"],
-      SecurityOpt: ["no-new-privileges"],
-      ShmSize: 256 * MiB,
-    },
+    HostConfig: hostConfig,
   };
 }
 

@@ -1,7 +1,7 @@
 import { jsonLines } from "./json-lines";
 import { parseDockerHost, type EngineAddress } from "./docker-host";
 import { demuxText, type StreamText } from "./stream-demux";
-import type { ContainerCreateBody, ContainerInspect, ContainerSummary, ImageInspect } from "./docker-types";
+import type { ContainerCreateBody, ContainerInspect, ContainerStats, ContainerSummary, EngineInfo, ImageInspect } from "./docker-types";
 
 /** The Engine API version every path is pinned to: Docker Engine 20.10 (Debian bookworm's docker.io). */
 export const API_VERSION = "v1.41";
@@ -161,6 +161,11 @@ export class DockerClient {
     return this.json("GET", "/version", { expect: [200] });
   }
 
+  /** `GET /info`: the Engine's storage driver, security options (rootless), CPUs and memory. */
+  info(): Promise<EngineInfo> {
+    return this.json("GET", "/info", { expect: [200] });
+  }
+
   /** `GET /images/{name}/json`; undefined when there is no such image. */
   async inspectImage(name: string): Promise<ImageInspect | undefined> {
     const response = await this.call("GET", `/images/${encodeURIComponent(name)}/json`, { expect: [200, 404] });
@@ -287,6 +292,17 @@ export class DockerClient {
     const response = await this.call("GET", `/containers/${encodeURIComponent(id)}/json`, { expect: [200, 404] });
     if (response.status === 404) return void (await response.text());
     return response.json() as Promise<ContainerInspect>;
+  }
+
+  /** `POST /containers/{id}/update`: new memory and CPU limits for a running container. */
+  async updateContainer(id: string, limits: { Memory?: number; MemorySwap?: number; NanoCpus?: number; PidsLimit?: number }): Promise<void> {
+    const response = await this.call("POST", `/containers/${encodeURIComponent(id)}/update`, { json: limits, expect: [200] });
+    await response.text();
+  }
+
+  /** `GET /containers/{id}/stats?stream=false&one-shot=true`: one sample of the container's cgroup figures. */
+  containerStats(id: string): Promise<ContainerStats> {
+    return this.json("GET", `/containers/${encodeURIComponent(id)}/stats`, { query: { stream: false, "one-shot": true }, expect: [200] });
   }
 
   /** `GET /containers/json`, e.g. `{ all: true, filters: { label: ["org.coderunner.managed=true"] } }`. */

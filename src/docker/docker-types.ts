@@ -17,6 +17,11 @@ export interface HostConfig {
   ShmSize?: number;
   ReadonlyRootfs?: boolean;
   Init?: boolean;
+  Binds?: string[];
+  Mounts?: { Type: "bind" | "volume" | "tmpfs"; Source?: string; Target: string; ReadOnly?: boolean }[];
+  Tmpfs?: Record<string, string>;
+  StorageOpt?: Record<string, string>;
+  LogConfig?: { Type: string; Config?: Record<string, string> };
 }
 
 export interface ContainerCreateBody {
@@ -72,4 +77,22 @@ export interface ImageInspect {
   Created: string;
   Size: number;
   Config: { Labels: Record<string, string> | null } | null;
+}
+
+/** The parts of `GET /info` CodeRunner reads. */
+export interface EngineInfo {
+  Driver: string;
+  DriverStatus: [string, string][] | null;
+  SecurityOptions: string[] | null;
+  NCPU: number;
+  MemTotal: number;
+  OperatingSystem: string;
+  CgroupVersion?: string;
+}
+
+/** The parts of one `GET /containers/{id}/stats` sample CodeRunner reads. */
+export interface ContainerStats {
+  memory_stats: { usage?: number; limit?: number; stats?: Record<string, number> };
+  cpu_stats: { cpu_usage: { total_usage: number } };
+  pids_stats?: { current?: number; limit?: number };
 }

@@ -1,18 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { loadConfig, type Config } from "../config";
+import type { Config } from "../config";
 import { AppError, messageOf } from "../errors";
-import { VERSION } from "../version";
-import { containerSettings, containerSpec, endpointOf, LABEL, type ContainerSettings, type Endpoint } from "./container-spec";
+import { containerSettings, containerSpec, endpointOf, type ContainerSettings, type Endpoint, type SandboxOptions } from "./container-spec";
 import { DockerAPIError, DockerClient, DockerConnectionError, DockerStreamError, type LogsOptions } from "./docker-client";
 import type { ContainerInspect } from "./docker-types";
 import { ensureEngine } from "./engine-setup";
-import { stateDir, withFileLock } from "./file-lock";
-import { baseImage, binaryForImage, contextTar, EMBEDDED } from "./image-context";
+import { ImageBuilder, sameImage } from "./image-builder";
 import type { StreamText } from "./stream-demux";
-import { PROXY_HEADER } from "../host/host-proxy";
 
 type Say = (line: string) => void;
 const quiet: Say = () => {};
@@ -29,6 +23,13 @@ export interface ManagerOptions {
   engine?: (say: Say) => Promise<void>;
   /** Builds the base image offline when it cannot be pulled. */
   buildBase?: (tag: string, say: Say) => Promise<void>;
+  /** The image; one is made from `docker`, `settings.image` and `buildBase` when absent. */
+  images?: ImageBuilder;
+  /**
+   * What makes the container a sandbox (network, disk, confinement), asked for right before it is
+   * created; without it the container is created as a plain CodeRunner container.
+   */
+  sandbox?: () => Promise<SandboxOptions>;
   /** Milliseconds between health polls. */
   pollMs?: number;
 }
@@ -50,12 +51,6 @@ export interface StatusReport {
   };
 }
 
-/** True when two image IDs (full `sha256:…` or short) name the same image. */
-export function sameImage(a: string, b: string): boolean {
-  const [x, y] = [a, b].map((id) => id.replace(/^sha256:/, ""));
-  return x!.length >= y!.length ? x!.startsWith(y!) : y!.startsWith(x!);
-}
-
 /** Turns an Engine failure into the error a user sees; AppErrors pass through. */
 export function dockerFailure(error: unknown, doing: string): AppError {
   if (error instanceof AppError) return error;
@@ -63,40 +58,6 @@ export function dockerFailure(error: unknown, doing: string): AppError {
     return new AppError("DOCKER_UNAVAILABLE", `${doing}: ${error.message}`, { cause: error });
   }
   return new AppError("DOCKER_UNAVAILABLE", `${doing}: ${messageOf(error)}`, { cause: error });
-}
-
-/** Runs the embedded `image/build-base.sh` (debootstrap + docker import). Needs root and the docker CLI. */
-export async function runBuildBase(tag: string, say: Say): Promise<void> {
-  if (process.platform !== "linux" || process.getuid?.() !== 0) {
-    throw new AppError(
-      "DOCKER_UNAVAILABLE",
-      `The base image ${tag} cannot be pulled, and building it offline (debootstrap) needs root on Linux. Pull or load ${tag} yourself, then run coderunner up again.`,
-    );
-  }
-  const dir = mkdtempSync(join(tmpdir(), "coderunner-base-"));
-  try {
-    const script = join(dir, "build-base.sh");
-    writeFileSync(script, EMBEDDED.buildBaseScript, { mode: 0o755 });
-    const child = Bun.spawn(["bash", script, tag], { stdout: "pipe", stderr: "pipe" });
-    const lines: string[] = [];
-    const relay = async (stream: ReadableStream<Uint8Array>) => {
-      const decoder = new TextDecoder();
-      let pending = "";
-      for await (const chunk of stream) {
-        const text = pending + decoder.decode(chunk, { stream: true });
-        const parts = text.split("\n");
-        pending = parts.pop() ?? "";
-        for (const line of parts) if (line.trim()) (lines.push(line), say(`  ${line}`));
-      }
-      if (pending.trim()) (lines.push(pending), say(`  ${pending}`));
-    };
-    await Promise.all([relay(child.stdout), relay(child.stderr)]);
-    if ((await child.exited) !== 0) {
-      throw new AppError("DOCKER_UNAVAILABLE", `Building ${tag} offline failed:\n${lines.slice(-10).join("\n")}`);
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 /**
@@ -113,17 +74,18 @@ export class ContainerManager {
   readonly docker: DockerClient;
   readonly settings: ContainerSettings;
   private readonly fetch: (url: string, init?: RequestInit) => Promise<Response>;
+  readonly images: ImageBuilder;
   private readonly engine: (say: Say) => Promise<void>;
-  private readonly buildBase: (tag: string, say: Say) => Promise<void>;
+  private readonly sandbox: (() => Promise<SandboxOptions>) | undefined;
   private readonly pollMs: number;
-  private building: Promise<string> | undefined;
 
   constructor(options: ManagerOptions) {
     this.docker = options.docker;
     this.settings = options.settings;
     this.fetch = options.fetch ?? fetch;
     this.engine = options.engine ?? ((say) => ensureEngine(this.docker, { onProgress: say }));
-    this.buildBase = options.buildBase ?? runBuildBase;
+    this.images = options.images ?? new ImageBuilder({ docker: this.docker, image: this.settings.image, buildBase: options.buildBase });
+    this.sandbox = options.sandbox;
     this.pollMs = options.pollMs ?? 50;
   }
 
@@ -182,90 +144,20 @@ export class ContainerManager {
     }
   }
 
-  /**
-   * The image's ID, building it when the tag is absent. A lock file makes a second `coderunner up`
-   * wait for the first one's build instead of building the same image beside it.
-   */
-  async ensureImage(say: Say = quiet): Promise<string> {
-    const image = await this.docker.inspectImage(this.settings.image);
-    if (image) return image.Id;
-    const lock = join(stateDir(), `build-${this.settings.image.replace(/[^\w.-]+/g, "_")}.lock`);
-    return withFileLock(
-      lock,
-      async () => {
-        const built = await this.docker.inspectImage(this.settings.image);
-        if (built) return built.Id;
-        say(`Image ${this.settings.image} is not here yet: building it from the Dockerfile embedded in coderunner.`);
-        return this.buildImage(say);
-      },
-      { onWait: () => say(`Another coderunner is building image ${this.settings.image}: waiting for it ...`) },
-    );
+  /** The image's ID, building it when absent (see `ImageBuilder.ensureImage`). */
+  ensureImage(say: Say = quiet): Promise<string> {
+    return this.images.ensureImage(say);
   }
 
-  /**
-   * Builds the image from the embedded context (Dockerfile, `image/`, the binary) with the classic
-   * builder, reporting each build line. Concurrent calls in one process share one build.
-   */
+  /** Builds the image from the embedded context (see `ImageBuilder.buildImage`). */
   buildImage(say: Say = quiet): Promise<string> {
-    this.building ??= this.build(say).finally(() => (this.building = undefined));
-    return this.building;
-  }
-
-  private async build(say: Say): Promise<string> {
-    await this.ensureBaseImage(say);
-    const binary = await binaryForImage(say);
-    const started = performance.now();
-    const recent: string[] = [];
-    const previous = await this.docker.inspectImage(this.settings.image);
-    try {
-      say(`Building image ${this.settings.image} (the first build downloads Debian packages: a few minutes) ...`);
-      const id = await this.docker.buildImage(contextTar(binary.path), {
-        tag: this.settings.image,
-        labels: { [LABEL.managed]: "true", [LABEL.version]: VERSION },
-        onProgress: (line) => {
-          recent.push(line);
-          if (recent.length > 15) recent.shift();
-          say(`  ${line}`);
-        },
-      });
-      say(`Built image ${this.settings.image} in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
-      // The build moved the tag: drop the image it left untagged, unless a container still uses it.
-      if (previous && !sameImage(previous.Id, id)) await this.docker.removeImage(previous.Id).catch(() => false);
-      return id;
-    } catch (error) {
-      if (error instanceof DockerStreamError) {
-        throw new AppError("DOCKER_UNAVAILABLE", `Building image ${this.settings.image} failed: ${error.message}\nLast build output:\n${recent.join("\n")}`, {
-          cause: error,
-        });
-      }
-      throw error;
-    } finally {
-      binary.dispose();
-    }
-  }
-
-  /** Makes sure the Dockerfile's base image is present: pulls it, or builds it offline when no registry answers. */
-  async ensureBaseImage(say: Say = quiet): Promise<void> {
-    const base = baseImage();
-    if (await this.docker.inspectImage(base)) return;
-    const [name, tag = "latest"] = base.split(":");
-    say(`Pulling base image ${base} ...`);
-    try {
-      await this.docker.pullImage(name!, tag, { onProgress: (line) => say(`  ${line}`) });
-      return;
-    } catch (error) {
-      if (!(error instanceof DockerAPIError || error instanceof DockerStreamError)) throw error;
-      say(`Cannot pull ${base} (${error instanceof DockerAPIError ? error.engineMessage : error.message}).`);
-    }
-    say(`Building ${base} offline with debootstrap (image/build-base.sh) ...`);
-    await this.buildBase(base, say);
-    if (!(await this.docker.inspectImage(base))) throw new AppError("DOCKER_UNAVAILABLE", `Building ${base} offline did not produce the image.`);
+    return this.images.buildImage(say);
   }
 
   private async create(say: Say): Promise<ContainerInspect> {
     const apiKey = randomBytes(24).toString("base64url");
     try {
-      const created = await this.docker.createContainer(this.settings.name, containerSpec(this.settings, apiKey));
+      const created = await this.docker.createContainer(this.settings.name, containerSpec(this.settings, apiKey, await this.sandbox?.()));
       for (const warning of created.Warnings ?? []) say(`Docker: ${warning}`);
       say(`Created container ${this.settings.name} from ${this.settings.image}.`);
     } catch (error) {
@@ -420,35 +312,4 @@ export class ContainerManager {
   logs(options: LogsOptions = {}): AsyncGenerator<StreamText> {
     return this.docker.logs(this.settings.name, options);
   }
-}
-
-/** The host proxy's URL when one is serving `container` on the configured port, else undefined. */
-export async function findHostProxy(config: Config, container: string, fetcher: typeof fetch = fetch): Promise<string | undefined> {
-  const url = `http://127.0.0.1:${config.port}`;
-  try {
-    const response = await fetcher(`${url}/health`, { signal: AbortSignal.timeout(1000) });
-    await response.body?.cancel();
-    return response.headers.get(PROXY_HEADER) === container ? url : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Brings the sandbox container up (building, creating or resuming it as needed) and says how to reach
- * the API: the host proxy on the configured port (8223) when one serves this container, else the
- * container's own published port and its API key.
- *
- * @example
- * const { baseURL, apiKey } = await ensureUp({ onProgress: console.error });
- * await fetch(`${baseURL}/execute`, { method: "POST", headers: { "x-api-key": apiKey ?? "" }, body: ... });
- */
-export async function ensureUp(
-  options: { onProgress?: (line: string) => void; config?: Config; docker?: DockerClient } = {},
-): Promise<{ baseURL: string; apiKey?: string }> {
-  const config = options.config ?? loadConfig();
-  const manager = ContainerManager.fromConfig(config, options.docker);
-  const endpoint = await manager.up({ onProgress: options.onProgress });
-  const proxy = await findHostProxy(config, manager.settings.name);
-  return proxy ? { baseURL: proxy, apiKey: config.apiKey } : { baseURL: endpoint.baseURL, apiKey: endpoint.apiKey };
 }

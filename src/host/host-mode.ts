@@ -1,41 +1,94 @@
+import { join } from "node:path";
 import type { Config } from "../config";
-import { AppError } from "../errors";
+import { containerSettings, type ContainerSettings } from "../docker/container-spec";
+import { DockerClient } from "../docker/docker-client";
+import { stateDir } from "../docker/file-lock";
+import { messageOf } from "../errors";
 import type { Logger } from "../log";
-import type { ContainerManager } from "../docker/lifecycle";
-import { HostProxy, type ProxyTarget } from "./host-proxy";
+import { type Confine, DockerBackend } from "../sandboxes/docker-backend";
+import { createHostApp } from "../sandboxes/host-app";
+import { SandboxManager } from "../sandboxes/manager";
+import { HostRouter } from "../sandboxes/router";
+import { claimHost } from "./host-lock";
 
 export interface HostMode {
   url: string;
   port: number;
-  proxy: HostProxy;
-  /** Stops the proxy; the container keeps running. */
+  manager: SandboxManager;
+  backend: DockerBackend;
+  router: HostRouter;
+  /** Stops serving and the warm pool; session sandboxes and the default one keep running. */
   stop(): Promise<void>;
 }
 
+export interface HostModeOptions {
+  log: Logger;
+  onProgress?: (line: string) => void;
+  docker?: DockerClient;
+  /** Changes to the container settings (tests: their own image, names and labels). */
+  settings?: Partial<ContainerSettings>;
+  /** Where loop-mounted sandbox disks live; default `<state dir>/disks`. */
+  diskDir?: string;
+  confine?: Confine;
+}
+
 /**
- * Host mode: brings the container up, then serves the REST API on `config.host:config.port` (8223)
- * by proxying into it. The target is re-resolved (and awaited while the container restarts) after a
- * connection failure; a stopped or removed container answers 503 with what to run.
+ * The host: sandboxes on the Docker Engine (the default one up and healthy, those a previous host
+ * left found again, the warm pool filling), and the REST API on `config.host:config.port` routing
+ * every call to its session's sandbox. One host per instance: a second one is refused.
  */
-export async function startHostMode(
-  config: Config,
-  manager: ContainerManager,
-  options: { log: Logger; onProgress?: (line: string) => void },
-): Promise<HostMode> {
-  let current: ProxyTarget | undefined = await manager.up({ onProgress: options.onProgress });
-  const name = manager.settings.name;
-  const target = async (fresh: boolean): Promise<ProxyTarget> => {
-    if (current && !fresh) return current;
-    current = undefined;
-    const info = await manager.inspect();
-    if (!info) throw new AppError("DOCKER_UNAVAILABLE", `Container ${name} does not exist: run \`coderunner up\`.`);
-    if (!info.State.Running && !info.State.Restarting) {
-      throw new AppError("DOCKER_UNAVAILABLE", `Container ${name} is ${info.State.Status}: run \`coderunner up\` to start it.`);
-    }
-    current = await manager.waitHealthy(info.Id);
-    return current;
-  };
-  const proxy = new HostProxy({ containerName: name, target, apiKey: config.apiKey, log: options.log });
-  const { url, port } = proxy.listen(config.host, config.port, config.maxUploadBytes + 16 * 1024 * 1024);
-  return { url, port, proxy, stop: () => proxy.stop() };
+export async function startHostMode(config: Config, options: HostModeOptions): Promise<HostMode> {
+  const settings = { ...containerSettings(config), ...options.settings };
+  const claim = claimHost(settings.name);
+  const docker = options.docker ?? new DockerClient({ host: config.dockerHost });
+  const backend = new DockerBackend({
+    docker,
+    settings,
+    diskDir: options.diskDir ?? join(stateDir(), "disks"),
+    diskMB: config.diskMB,
+    diskMechanism: config.diskCap as "auto",
+    confine: options.confine,
+    log: options.log,
+  });
+  const manager = new SandboxManager({
+    backend,
+    poolSize: config.poolSize,
+    limits: { memoryMB: config.memoryMB, cpus: config.cpus, pidsLimit: config.pidsLimit, diskMB: config.diskMB },
+    egress: config.internet,
+    maxSessions: config.maxSessions,
+    idleSeconds: config.sessionIdleSeconds,
+    readyTimeoutSeconds: config.upTimeoutSeconds,
+    log: options.log,
+  });
+  let router: HostRouter | undefined;
+  try {
+    await manager.start(options.onProgress);
+    if (backend.diskCap.mechanism === "none") options.onProgress?.(`Warning: ${backend.diskCap.detail}.`);
+    const hostApp = createHostApp({ manager, log: options.log, apiKey: config.apiKey, maxBodyBytes: config.maxBodyBytes });
+    router = new HostRouter({
+      manager,
+      hostApp,
+      apiKey: config.apiKey,
+      instance: settings.name,
+      maxBodyBytes: config.maxBodyBytes,
+      maxUploadBytes: config.maxUploadBytes,
+      spoolDir: join(stateDir(), "spool"),
+      log: options.log,
+    });
+    const { url, port } = router.listen(config.host, config.port);
+    claim.listening(url);
+    let stopping: Promise<void> | undefined;
+    const stop = () =>
+      (stopping ??= (async () => {
+        await router!.stop();
+        await manager.stop().catch((error) => options.log.warn(`Stopping the sandbox manager: ${messageOf(error)}`));
+        claim.release();
+      })());
+    return { url, port, manager, backend, router, stop };
+  } catch (error) {
+    await router?.stop();
+    await manager.stop().catch(() => undefined);
+    claim.release();
+    throw error;
+  }
 }

@@ -13,6 +13,11 @@ export interface KernelPoolOptions {
    * CPU-second; waiting a moment keeps it from competing with the new session's first runs.
    */
   refillDelayMs?: number;
+  /**
+   * False: the pool warms `size` kernels once and does not replace those it hands out (a sandbox that
+   * serves one session needs one warm kernel, not a spare beside it). Default true.
+   */
+  refill?: boolean;
 }
 
 /**
@@ -29,12 +34,19 @@ export class KernelPool {
   private refillTimer: Timer | undefined;
   /** Callers of `acquire` waiting for a kernel that is being started. */
   private claimed = 0;
+  /** Kernels handed out; with `refill: false` they lower the number kept warm. */
+  private handedOut = 0;
 
   constructor(private readonly options: KernelPoolOptions) {}
 
   /** Idle kernels ready now. */
   get available(): number {
     return this.idle.length;
+  }
+
+  /** How many idle kernels the pool keeps now. */
+  private get target(): number {
+    return this.options.refill === false ? Math.max(0, this.options.size - this.handedOut) : this.options.size;
   }
 
   start(): void {
@@ -44,7 +56,7 @@ export class KernelPool {
 
   /** Resolves once the pool holds its full number of idle kernels (or stops trying). */
   async warm(): Promise<void> {
-    while (this.running && this.idle.length < this.options.size && (this.starting > 0 || this.retryTimer || this.refillTimer)) {
+    while (this.running && this.idle.length < this.target && (this.starting > 0 || this.retryTimer || this.refillTimer)) {
       await within(Promise.race([...this.waiters]), 50, undefined);
     }
   }
@@ -73,6 +85,7 @@ export class KernelPool {
     while (this.idle.length > 0) {
       const kernel = this.idle.shift()!;
       if (kernel.usable) {
+        this.handedOut += 1;
         this.refillSoon();
         return kernel;
       }
@@ -93,7 +106,7 @@ export class KernelPool {
   /** Starts the next missing kernel. One at a time: on a small machine parallel starts only slow each other down. */
   private refill(): void {
     if (!this.running || this.retryTimer || this.starting > 0) return;
-    if (this.idle.length < this.options.size) {
+    if (this.idle.length < this.target) {
       this.starting += 1;
       const attempt = this.options.factory.start().then(
         (kernel) => {

@@ -53,9 +53,14 @@ export function errorHandling(log: Logger) {
  * a Content-Length.
  */
 export async function readLimitedText(request: Request, limit: number): Promise<string> {
+  return (await readLimitedBytes(request, limit)).toString("utf8");
+}
+
+/** A request body's bytes, refusing (413) past `limit` bytes whether or not the client declared a Content-Length. */
+export async function readLimitedBytes(request: Request, limit: number): Promise<Buffer> {
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > limit) throw tooLarge(limit);
-  if (!request.body) return "";
+  if (!request.body) return Buffer.alloc(0);
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -69,7 +74,7 @@ export async function readLimitedText(request: Request, limit: number): Promise<
     }
     chunks.push(value);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
 }
 
 export function tooLarge(limit: number): AppError {

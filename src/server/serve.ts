@@ -55,7 +55,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       return PythonKernel.start(jupyter.serverSettings);
     },
   };
-  pool = new KernelPool({ factory, size: config.kernelPoolSize, log });
+  pool = new KernelPool({ factory, size: config.kernelPoolSize, refill: config.kernelPoolRefill, log });
   sessions = new SessionStore({
     pool,
     workspace: config.workspace,

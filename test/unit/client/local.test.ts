@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { CodeRunner, ContainerError, NetworkError } from "../../../src/client/index";
 import type { Fetch } from "../../../src/client/http";
 import { loadEnsureUp } from "../../../src/client/local";
-import { ensureUp } from "../../../src/docker/lifecycle";
+import { ensureUp } from "../../../src/host/daemon";
 
 /** Zero-config start: which server the client uses, and when it asks the container lifecycle to start one. */
 

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { loadConfig } from "../../../src/config";
 import { containerSettings, containerSpec, endpointOf, LABEL } from "../../../src/docker/container-spec";
 import type { ContainerInspect } from "../../../src/docker/docker-types";
-import { sameImage } from "../../../src/docker/lifecycle";
+import { sameImage } from "../../../src/docker/image-builder";
 
 describe("containerSpec", () => {
   const settings = containerSettings(loadConfig({ CODERUNNER_MEMORY_MB: "2048", CODERUNNER_CPUS: "1.5", CODERUNNER_PIDS_LIMIT: "256", CODERUNNER_CONTAINER_PORT: "9000" }));
