@@ -59,7 +59,12 @@ export interface ContainerInspect {
   State: ContainerState;
   Config: { Image: string; Env: string[] | null; Labels: Record<string, string> | null; Tty: boolean; User: string };
   HostConfig: HostConfig;
-  NetworkSettings: { Ports: Record<string, PortBinding[] | null> | null };
+  NetworkSettings: {
+    Ports: Record<string, PortBinding[] | null> | null;
+    IPAddress?: string;
+    Gateway?: string;
+    Networks?: Record<string, { IPAddress: string; Gateway: string }>;
+  };
 }
 
 export interface ContainerSummary {

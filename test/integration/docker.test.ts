@@ -1,24 +1,23 @@
 /**
- * The container against the REAL Docker Engine: build from the embedded context, up (create,
- * concurrent, idempotent), code through the host proxy, isolation, limits, crash recovery by the
- * restart policy, down and resume, the CLI. Uses its own image tag, container names and port 0, so
- * it never touches a user's CodeRunner. Skips when no Engine answers (CI starts one in .ci/deps).
+ * The default sandbox's container against the REAL Docker Engine: the image built from the
+ * embedded context, up (create, concurrent, idempotent), code in it with its own key, its user and
+ * limits, crash recovery by the restart policy, down and resume with files kept. Session sandboxes
+ * and the host in front of them are `sandboxes.test.ts`. Uses its own image tag and container
+ * names and port 0, so it never touches a user's CodeRunner. Skips when no Engine answers (CI starts
+ * one in .ci/deps).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { loadConfig } from "../../src/config";
-import { LABEL, type ContainerSettings } from "../../src/docker/container-spec";
+import { LABEL, type ContainerSettings, type Endpoint } from "../../src/docker/container-spec";
 import { DockerClient } from "../../src/docker/docker-client";
 import { ContainerManager } from "../../src/docker/lifecycle";
 import { tarStream } from "../../src/docker/tar-writer";
 import { AppError } from "../../src/errors";
-import { startHostMode, type HostMode } from "../../src/host/host-mode";
-import { silentLogger } from "../../src/log";
+import { engineAnswers, TEST_IMAGE, testImage } from "../helpers/image";
 
 const docker = new DockerClient();
-const engineUp = await docker.ping();
-if (!engineUp && process.env.CI) throw new Error("No Docker Engine answers; under CI, .ci/deps starts one.");
+const engineUp = await engineAnswers(docker);
 const TEST_LABEL = "org.coderunner.test";
-const IMAGE = process.env.CODERUNNER_TEST_IMAGE ?? "coderunner-test:ci";
+const IMAGE = TEST_IMAGE;
 const NAME = `coderunner-test-${process.pid}`;
 const MiB = 1024 * 1024;
 
@@ -36,15 +35,14 @@ const settings = (overrides: Partial<ContainerSettings> = {}): ContainerSettings
 });
 
 const manager = new ContainerManager({ docker, settings: settings() });
-const progress: string[] = [];
-let host: HostMode | undefined;
+let endpoint: Endpoint | undefined;
 
 async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
   const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
   return { status: response.status, body: (await response.json()) as Record<string, any>, headers: response.headers };
 }
 
-const run = (command: string, language = "python") => post(`${host!.url}/execute`, { command, language, timeout: 60 });
+const run = (command: string, language = "python") => post(`${endpoint!.baseURL}/execute`, { command, language, timeout: 60 }, { "x-api-key": endpoint!.apiKey });
 
 async function removeTestContainers() {
   for (const container of await docker.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=${process.pid}`] } })) {
@@ -68,12 +66,11 @@ describe.skipIf(!engineUp)("the CodeRunner container on a real Docker Engine", (
   });
 
   afterAll(async () => {
-    await host?.stop();
     await removeTestContainers();
   });
 
   test("builds the image from the Dockerfile and context embedded in coderunner, with progress", async () => {
-    const id = await manager.buildImage((line) => progress.push(line));
+    const { id, progress } = await testImage(docker);
     expect(id).toMatch(/^(sha256:)?[0-9a-f]{12,}/);
     expect(progress.some((line) => /Step \d+\/\d+ : FROM debian:bookworm-slim/.test(line))).toBe(true);
     const image = await docker.inspectImage(IMAGE);
@@ -92,7 +89,7 @@ describe.skipIf(!engineUp)("the CodeRunner container on a real Docker Engine", (
     const info = (await docker.inspectContainer(NAME))!;
     const hostConfig = info.HostConfig;
     expect(hostConfig.CapDrop).toEqual(["ALL"]);
-    expect(hostConfig.SecurityOpt).toEqual(["no-new-privileges"]);
+    expect(hostConfig.SecurityOpt).toContain("no-new-privileges");
     expect(hostConfig.RestartPolicy?.Name).toBe("unless-stopped");
     expect(hostConfig.Memory).toBe(1536 * MiB);
     expect(hostConfig.NanoCpus).toBe(1.5e9);
@@ -100,7 +97,6 @@ describe.skipIf(!engineUp)("the CodeRunner container on a real Docker Engine", (
     expect(hostConfig.PortBindings?.["8223/tcp"]?.[0]?.HostIp).toBe("127.0.0.1");
     expect(info.NetworkSettings.Ports?.["8223/tcp"]?.every((binding) => binding.HostIp === "127.0.0.1")).toBe(true);
     expect(info.Config.Labels?.[LABEL.managed]).toBe("true");
-    expect(info.Config.User).toBe("coderunner");
 
     // The container's API requires its own key; only the host side knows it.
     const direct = await post(`${a.baseURL}/execute`, { command: "1" });
@@ -109,13 +105,11 @@ describe.skipIf(!engineUp)("the CodeRunner container on a real Docker Engine", (
     const again = await manager.up();
     expect(again.action).toBe("running");
     expect(again.id).toBe(a.id);
+    endpoint = again;
   }, 180_000);
 
-  test("host mode proxies Python and bash into the container, injecting its key", async () => {
-    const config = loadConfig({}, { host: "127.0.0.1", port: 0 });
-    host = await startHostMode(config, manager, { log: silentLogger });
-    const health = await fetch(`${host.url}/health`);
-    expect(health.headers.get("x-coderunner-container")).toBe(NAME);
+  test("Python with the scientific stack and a persistent bash run in the container, with its key", async () => {
+    const health = await fetch(`${endpoint!.baseURL}/health`);
     expect(((await health.json()) as { status: string }).status).toBe("healthy");
 
     const python = await run("import numpy, pandas, sklearn, scipy, matplotlib, bs4, PIL, openpyxl, sympy, requests\nx = 41\nprint(x + 1)");
@@ -129,46 +123,6 @@ describe.skipIf(!engineUp)("the CodeRunner container on a real Docker Engine", (
     const bashState = await run("echo $GREETING in $(pwd)", "bash");
     expect(bashState.body.stdout).toBe("hi in /tmp\n");
   }, 180_000);
-
-  test("responses stream through the proxy, and uploads stream in", async () => {
-    const started = performance.now();
-    const response = await fetch(`${host!.url}/execute/stream`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ command: "import time\nprint('first', flush=True)\ntime.sleep(1.5)\nprint('second')" }),
-    });
-    expect(response.status).toBe(200);
-    const reader = response.body!.getReader();
-    let text = "";
-    let firstAt = 0;
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += new TextDecoder().decode(value);
-      if (!firstAt && text.includes("first")) firstAt = performance.now() - started;
-    }
-    const total = performance.now() - started;
-    expect(text).toContain("second");
-    expect(total - firstAt).toBeGreaterThan(1000); // "first" arrived while the run was still sleeping
-
-    // A 3 MiB multipart upload through the proxy lands byte for byte like one sent to the container directly.
-    const payload = new Uint8Array(3 * MiB).map((_, i) => (i * 7) % 256);
-    const upload = async (baseURL: string, name: string, headers: Record<string, string> = {}) => {
-      const form = new FormData();
-      form.append("file", new Blob([payload]), name);
-      form.append("remote_path", name);
-      const response = await fetch(`${baseURL}/upload`, { method: "POST", body: form, headers });
-      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-    };
-    const endpoint = (await manager.endpoint())!;
-    const direct = await upload(endpoint.baseURL, "direct.bin", { "x-api-key": endpoint.apiKey });
-    const proxied = await upload(host!.url, "proxied.bin");
-    expect(direct.status).toBe(200);
-    expect(proxied.status).toBe(200);
-    expect(proxied.body.size).toBe(payload.length);
-    const check = await run("import hashlib\nprint(hashlib.sha256(open('proxied.bin','rb').read()).hexdigest() == hashlib.sha256(open('direct.bin','rb').read()).hexdigest())");
-    expect(check.body.stdout).toBe("True\n");
-  }, 120_000);
 
   test("code runs as an unprivileged user that can write only to its own areas", async () => {
     const probe = await run(
@@ -205,24 +159,17 @@ describe.skipIf(!engineUp)("the CodeRunner container on a real Docker Engine", (
     }
   }, 60_000);
 
-  test("a crash of the server inside is recovered by the restart policy", async () => {
+  // User code cannot kill the server any more (sandboxes.test.ts proves it): the crash comes from the host.
+  test.skipIf(process.getuid?.() !== 0)("a crash of the container's processes is recovered by the restart policy", async () => {
     const before = (await docker.inspectContainer(NAME))!;
-    // Kill the server from inside, half a second after this call has answered.
-    const kill = await run(
-      [
-        "import os, subprocess",
-        "pid = next(int(p) for p in os.listdir('/proc') if p.isdigit() and open(f'/proc/{p}/cmdline','rb').read() == b'/usr/local/bin/coderunner\\0serve\\0')",
-        "subprocess.Popen(['bash', '-c', f'sleep 0.5; kill -9 {pid}'], start_new_session=True)",
-        "print(pid)",
-      ].join("\n"),
-    );
-    expect(kill.body.stdout).toMatch(/^\d+\n$/);
+    process.kill(before.State.Pid, "SIGKILL");
     const restarted = await until("the restart", async () => {
       const info = await docker.inspectContainer(NAME);
       return info && info.RestartCount > before.RestartCount ? info : undefined;
     });
     expect(restarted.Id).toBe(before.Id);
     const after = await until("code to run again", async () => {
+      endpoint = (await manager.endpoint()) ?? endpoint;
       const result = await run("print('back')");
       return result.status === 200 ? result : undefined;
     }, 120_000);
@@ -234,9 +181,7 @@ describe.skipIf(!engineUp)("the CodeRunner container on a real Docker Engine", (
     const { id } = (await manager.endpoint())!;
     expect(await manager.down()).toBe("stopped");
     expect((await docker.inspectContainer(NAME))!.State.Running).toBe(false);
-    const whileDown = await run("print(1)");
-    expect(whileDown.status).toBe(503);
-    expect(whileDown.body.code).toBe("DOCKER_UNAVAILABLE");
+    expect(await manager.endpoint()).toBeUndefined();
     expect(await manager.down()).toBe("already stopped");
 
     const lines: string[] = [];
@@ -244,10 +189,11 @@ describe.skipIf(!engineUp)("the CodeRunner container on a real Docker Engine", (
     expect(resumed.action).toBe("started");
     expect(resumed.id).toBe(id);
     expect(lines.some((line) => line.startsWith("Waiting for CodeRunner to answer"))).toBe(true);
+    endpoint = resumed;
     const again = await run("print(open('/home/coderunner/workspace/kept.txt').read())");
     expect(again.body.stdout).toBe("still here\n");
     // The browser comes back too: Chromium in the resumed container loads the container's own docs page.
-    const page = await post(`${host!.url}/v1/browser/interactions/navigate`, { url: "http://127.0.0.1:8223/docs", wait_timeout: 60_000 });
+    const page = await post(`${endpoint!.baseURL}/v1/browser/interactions/navigate`, { url: "http://127.0.0.1:8223/docs", wait_timeout: 60_000 }, { "x-api-key": endpoint!.apiKey });
     expect(page.status).toBe(200);
     expect(page.body).toMatchObject({ success: true, http_status: 200 });
     const logs = await manager.lastLogLines(NAME, 50);
@@ -263,35 +209,6 @@ describe.skipIf(!engineUp)("the CodeRunner container on a real Docker Engine", (
     expect((error as AppError).message).toContain("CODERUNNER_LOG_LEVEL");
     expect(await broken.down({ remove: true })).toBe("removed");
   }, 120_000);
-
-  test("the CLI: `coderunner` serves the container on a host port; Ctrl-C leaves the container running", async () => {
-    await host?.stop();
-    host = undefined;
-    const env = { ...process.env, CODERUNNER_IMAGE: IMAGE, CODERUNNER_CONTAINER: NAME, CODERUNNER_PORT: "0", CODERUNNER_CONTAINER_PORT: "0" };
-    const child = Bun.spawn([process.execPath, "src/cli.ts"], { env, stdout: "pipe", stderr: "pipe" });
-    const reader = child.stdout.getReader();
-    let out = "";
-    while (!/ready on (http:\S+)/.test(out)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`host mode exited: ${out}${await new Response(child.stderr).text()}`);
-      out += new TextDecoder().decode(value);
-    }
-    const url = /ready on (http:\S+)/.exec(out)![1]!;
-    const result = await post(`${url}/execute`, { command: "echo via cli", language: "bash" });
-    expect(result.body.stdout).toBe("via cli\n");
-    child.kill("SIGINT");
-    expect(await child.exited).toBe(0);
-    expect((await docker.inspectContainer(NAME))!.State.Running).toBe(true);
-
-    const status = Bun.spawnSync([process.execPath, "src/cli.ts", "status", "--json"], { env });
-    expect(status.exitCode).toBe(0);
-    const report = JSON.parse(status.stdout.toString());
-    expect(report.container).toMatchObject({ name: NAME, exists: true, state: "running", imageCurrent: true });
-
-    const down = Bun.spawnSync([process.execPath, "src/cli.ts", "down", "--rm"], { env });
-    expect(down.stdout.toString()).toContain(`Removed container ${NAME}`);
-    expect(await docker.inspectContainer(NAME)).toBeUndefined();
-  }, 180_000);
 
   test("the client imports a root filesystem tar as an image", async () => {
     const tag = `coderunner-test-import-${process.pid}`;

@@ -1,0 +1,435 @@
+/**
+ * Sessions as sandboxes on the REAL Docker Engine, through the host's REST API: what one session's
+ * code can do to another, to the server that runs it, to the host and to the network; the limits a
+ * session asks for; the disk cap; routing of every route family; and what a host killed with
+ * SIGKILL leaves behind. Each case here was measured failing when every session shared one
+ * container. Own instance name, image tag and port 0: it never touches a user's CodeRunner.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { networkInterfaces, tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig } from "../../src/config";
+import { LABEL } from "../../src/docker/container-spec";
+import { DockerClient } from "../../src/docker/docker-client";
+import { startHostMode, type HostMode } from "../../src/host/host-mode";
+import { silentLogger } from "../../src/log";
+import { engineAnswers, TEST_IMAGE, testImage } from "../helpers/image";
+
+setDefaultTimeout(180_000);
+
+const docker = new DockerClient();
+const engineUp = await engineAnswers(docker);
+const NAME = `crsb-${process.pid}`;
+const TEST_LABEL = "org.coderunner.test";
+const MiB = 1024 * 1024;
+const stateHome = mkdtempSync(join(tmpdir(), "coderunner-sandboxes-state-"));
+const diskDir = join(stateHome, "disks");
+
+let host: HostMode;
+let url: string;
+
+async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const init: RequestInit = { method, headers: { ...headers } };
+  if (body !== undefined) {
+    init.body = typeof body === "string" || body instanceof FormData ? body : JSON.stringify(body);
+    if (!(body instanceof FormData) && typeof body !== "string") (init.headers as Record<string, string>)["content-type"] = "application/json";
+  }
+  const response = await fetch(`${url}${path}`, init);
+  const text = await response.text();
+  let parsed: any = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {}
+  return { status: response.status, body: parsed, headers: response.headers };
+}
+
+const run = async (session: string | undefined, command: string, options: { language?: string; timeout?: number } = {}) => {
+  const response = await call("POST", "/execute", { command, session_id: session, language: options.language ?? "python", timeout: options.timeout ?? 60 });
+  expect(response.status).toBe(200);
+  return response.body as { stdout: string; stderr: string; status: string; state_lost: boolean; error: unknown };
+};
+
+async function newSession(body: Record<string, unknown> = {}): Promise<string> {
+  const created = await call("POST", "/v1/sessions/session", body);
+  expect(created.status).toBe(200);
+  return created.body.session_id;
+}
+
+/** The container of a session (from its `sandbox` handle in the manager). */
+const containerOf = (session: string) => host.manager.find(session)!.sandbox;
+
+async function containersOfInstance(instance: string) {
+  return docker.listContainers({ all: true, filters: { label: [`${LABEL.instance}=${instance}`] } });
+}
+
+async function removeInstance(instance: string) {
+  for (const container of await containersOfInstance(instance)) {
+    const info = await docker.inspectContainer(container.Id);
+    await docker.removeContainer(container.Id, { force: true });
+    const name = info?.Name.replace(/^\//, "");
+    if (name) Bun.spawnSync(["umount", "--lazy", join(diskDir, name)]);
+  }
+}
+
+beforeAll(async () => {
+  if (!engineUp) return;
+  await testImage(docker);
+  const config = loadConfig(
+    {},
+    { port: 0, host: "127.0.0.1", image: TEST_IMAGE, containerName: NAME, containerPort: 0, poolSize: 1, memoryMB: 1024, cpus: 1, pidsLimit: 256, diskMB: 300, upTimeoutSeconds: 120 },
+  );
+  host = await startHostMode(config, { log: silentLogger, settings: { labels: { [TEST_LABEL]: String(process.pid) } }, diskDir });
+  url = host.url;
+}, 600_000);
+
+afterAll(async () => {
+  if (!engineUp) return;
+  await host?.stop();
+  await removeInstance(NAME);
+  await removeInstance(`${NAME}-cli`);
+  rmSync(stateHome, { recursive: true, force: true });
+});
+
+describe.skipIf(!engineUp)("sessions are sandboxes", () => {
+  test("each session runs in a container of its own; calls without one use the default sandbox", async () => {
+    const a = await newSession();
+    const b = await newSession();
+    const hostname = (session?: string) => run(session, "import socket; print(socket.gethostname())").then((result) => result.stdout.trim());
+    const [ha, hb, hd] = await Promise.all([hostname(a), hostname(b), hostname(undefined)]);
+    expect(new Set([ha, hb, hd]).size).toBe(3);
+    expect(ha).toBe(containerOf(a).id.slice(0, 12));
+    const health = await call("GET", "/health");
+    expect(health.body).toMatchObject({ status: "healthy", isolation: { mode: "sandbox per session", backend: "docker" } });
+    expect(health.body.isolation.disk_cap.mechanism).toBe(process.getuid?.() === 0 ? "loop" : expect.any(String));
+  });
+
+  test("one session cannot find or read another's files", async () => {
+    const a = await newSession();
+    const b = await newSession();
+    await run(a, "open('secret-of-a.txt', 'w').write('A only'); open('/tmp/secret-of-a.tmp', 'w').write('A only')");
+    const found = await run(b, "find / -name 'secret-of-a*' 2>/dev/null; echo done", { language: "bash" });
+    expect(found.stdout).toBe("done\n");
+    const download = await call("POST", "/download", { filename: "/tmp/secret-of-a.tmp", session_id: b });
+    expect(download.status).toBe(404);
+  });
+
+  test("code cannot read its server's key, environment or Jupyter token, nor kill it", async () => {
+    const a = await newSession();
+    await run(a, "kept = 'still here'");
+    const b = await newSession();
+    const key = host.manager.find(b)!.sandbox.address!.apiKey;
+    const search = await run(
+      b,
+      [
+        "import os, glob",
+        `key = ${JSON.stringify(key)}.encode()`,
+        "hits, readable = [], []",
+        "for path in glob.glob('/proc/[0-9]*/environ') + glob.glob('/proc/[0-9]*/cmdline'):",
+        "    try:",
+        "        data = open(path, 'rb').read()",
+        "    except OSError:",
+        "        continue",
+        "    if path.endswith('environ') and os.stat(path).st_uid != os.getuid(): readable.append(path)",
+        "    if key in data: hits.append(path)",
+        "for root in ['/tmp', '/run', '/home', '/app', '/var/tmp']:",
+        "    for folder, _, files in os.walk(root):",
+        "        for name in files:",
+        "            try:",
+        "                if key in open(os.path.join(folder, name), 'rb').read(4_000_000): hits.append(os.path.join(folder, name))",
+        "            except OSError:",
+        "                pass",
+        "print('hits', hits)",
+        "print('foreign environ readable', readable)",
+      ].join("\n"),
+    );
+    expect(search.stdout).toContain("hits []");
+    expect(search.stdout).toContain("foreign environ readable []");
+    // Kill everything it can see, the server first among them.
+    const killed = await run(
+      b,
+      "import os, signal\nme = os.getpid()\nfor pid in [int(p) for p in os.listdir('/proc') if p.isdigit()]:\n    if pid != me:\n        try: os.kill(pid, signal.SIGKILL)\n        except OSError: pass\nprint('tried')",
+    );
+    expect(killed.stdout).toBe("tried\n");
+    expect((await call("GET", "/health")).body.status).toBe("healthy");
+    // Its own kernel may be gone (it killed its own processes): the session says so and goes on.
+    const after = await run(b, "print('alive')");
+    expect(after.stdout).toBe("alive\n");
+    expect((await run(a, "print(kept)")).stdout).toBe("still here\n");
+    expect((await docker.inspectContainer(containerOf(b).id))!.State.Running).toBe(true);
+  });
+
+  test("a fork bomb in one session leaves the others running, their state kept", async () => {
+    const a = await newSession();
+    const b = await newSession();
+    await run(b, "x = 41");
+    const bomb = call("POST", "/execute", { session_id: a, timeout: 10, command: "import os\nwhile True:\n    try: os.fork()\n    except OSError: pass" });
+    await Bun.sleep(2000);
+    const during = await run(b, "print(x + 1)");
+    expect(during.stdout).toBe("42\n");
+    const result = await bomb;
+    expect(result.status).toBe(200);
+    expect((await call("GET", "/health")).body.status).toBe("healthy");
+    expect((await run(b, "print(x)")).stdout).toBe("41\n");
+    // Closing the bombed session removes its container and every process in it.
+    const id = containerOf(a).id;
+    expect((await call("DELETE", `/sessions/${a}`)).body).toEqual({ success: true });
+    expect(await docker.inspectContainer(id)).toBeUndefined();
+    expect((await call("POST", "/execute", { command: "1", session_id: a })).status).toBe(410);
+  });
+
+  test("memory_mb and vcpu_count are the sandbox's limits; a memory bomb costs only its own kernel", async () => {
+    const id = await newSession({ memory_mb: 512, vcpu_count: 0.5 });
+    const inspected = (await docker.inspectContainer(containerOf(id).id))!;
+    expect(inspected.HostConfig.Memory).toBe(512 * MiB);
+    expect(inspected.HostConfig.NanoCpus).toBe(0.5e9);
+    const inside = await run(
+      id,
+      "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; cat /sys/fs/cgroup/cpu.max 2>/dev/null || echo $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)",
+      { language: "bash" },
+    );
+    expect(inside.stdout.trim().split("\n")).toEqual([String(512 * MiB), "50000 100000"]);
+    const usage = await call("GET", `/v1/sessions/usage/${id}`);
+    expect(usage.body.sandbox).toMatchObject({ memory_limit_mb: 512, cpu_limit: 0.5 });
+    expect(usage.body.memory_bytes).toBeGreaterThan(10 * MiB);
+    const other = await newSession();
+    await run(other, "y = 7");
+    const bomb = await run(id, "blocks = []\nwhile True:\n    blocks.append(bytearray(50 * 1024 * 1024))", { timeout: 60 });
+    expect(bomb.status).not.toBe("ok");
+    expect((await call("GET", "/health")).body.status).toBe("healthy");
+    expect((await run(id, "print('after the bomb')")).stdout).toBe("after the bomb\n");
+    expect((await run(other, "print(y)")).stdout).toBe("7\n");
+  });
+
+  test("past the disk cap writes fail inside the sandbox, and the host's disk holds only what was written", async () => {
+    const id = await newSession();
+    const result = await run(id, "dd if=/dev/zero of=big bs=1M count=400 2>&1 | grep -v records; touch /usr/local/evil 2>&1; echo end", { language: "bash" });
+    expect(result.stdout).toContain("No space left on device");
+    expect(result.stdout).toMatch(/Read-only file system|Permission denied/);
+    if (host.backend.diskCap.mechanism === "loop") {
+      const image = join(diskDir, `${containerOf(id).name}.img`);
+      const allocated = Number(Bun.spawnSync(["du", "-B1", image]).stdout.toString().split("\t")[0]);
+      expect(allocated).toBeLessThan(320 * MiB);
+    }
+    // Space comes back when the file goes.
+    expect((await run(id, "rm big && echo x > small && cat small", { language: "bash" })).stdout).toBe("x\n");
+  });
+
+  test("sandboxes reach neither the metadata address, nor the host's services, nor each other", async () => {
+    const hostService = Bun.serve({ hostname: "0.0.0.0", port: 0, fetch: () => new Response("host secret") });
+    try {
+      const a = await newSession();
+      const b = await newSession();
+      const infoB = (await docker.inspectContainer(containerOf(b).id))!;
+      const ipB = infoB.NetworkSettings.IPAddress || Object.values(infoB.NetworkSettings.Networks ?? {})[0]?.IPAddress;
+      const gateway = infoB.NetworkSettings.Gateway || Object.values(infoB.NetworkSettings.Networks ?? {})[0]?.Gateway;
+      const hostIP = Object.values(networkInterfaces()).flat().find((address) => address && !address.internal && address.family === "IPv4")!.address;
+      const targets = [`169.254.169.254:80`, `${gateway}:${hostService.port}`, `${hostIP}:${hostService.port}`, `${ipB}:8223`];
+      const probe = await run(
+        a,
+        [
+          "import socket, time",
+          `for target in ${JSON.stringify(targets)}:`,
+          "    host, port = target.rsplit(':', 1)",
+          "    started = time.monotonic()",
+          "    try:",
+          "        socket.create_connection((host, int(port)), timeout=5).close(); outcome = 'CONNECTED'",
+          "    except OSError as error:",
+          "        outcome = type(error).__name__",
+          "    print(target, outcome, round(time.monotonic() - started, 1))",
+          "import http.server, threading",
+          "server = http.server.HTTPServer(('127.0.0.1', 0), http.server.SimpleHTTPRequestHandler)",
+          "threading.Thread(target=server.handle_request, daemon=True).start()",
+          "import urllib.request",
+          "print('loopback', urllib.request.urlopen(f'http://127.0.0.1:{server.server_port}/', timeout=5).status)",
+        ].join("\n"),
+      );
+      expect(probe.stdout).not.toContain("CONNECTED");
+      expect(probe.stdout).toContain("loopback 200");
+      for (const target of targets) expect(probe.stdout).toContain(target);
+    } finally {
+      hostService.stop(true);
+    }
+  });
+
+  test("a sandbox with the internet switched off reaches nothing outside itself, DNS included", async () => {
+    const id = await newSession({ allow_internet_access: false });
+    expect(containerOf(id).egress).toBe(false);
+    const probe = await run(
+      id,
+      "import socket\nfor target in [('1.1.1.1', 80), ('93.184.216.34', 443)]:\n    try:\n        socket.create_connection(target, timeout=5).close(); print('CONNECTED')\n    except OSError as error:\n        print(type(error).__name__)\ntry:\n    socket.getaddrinfo('example.com', 80); print('RESOLVED')\nexcept OSError as error:\n    print('dns', type(error).__name__)",
+    );
+    expect(probe.stdout).not.toContain("CONNECTED");
+    expect(probe.stdout).not.toContain("RESOLVED");
+    const usage = await call("GET", `/v1/sessions/usage/${id}`);
+    expect(usage.body.sandbox.internet).toBe(false);
+  });
+});
+
+describe.skipIf(!engineUp)("every route family reaches the session's own sandbox", () => {
+  test("execute, async tasks, streaming, status, usage, list", async () => {
+    const id = await newSession({ metadata: { purpose: "routes" }, env: { GREETING: "hello" } });
+    expect((await run(id, "import os; v = os.environ['GREETING']; print(v)")).stdout).toBe("hello\n");
+    expect((await run(id, "echo $GREETING; cd /tmp", { language: "bash" })).stdout).toBe("hello\n");
+    expect((await run(id, "pwd", { language: "bash" })).stdout).toBe("/tmp\n");
+    const task = await call("POST", "/execute_async", { command: "import time; time.sleep(0.5); print(v * 2)", session_id: id });
+    expect(task.body.task_id.startsWith(`${id}.`)).toBe(true);
+    let polled: any;
+    for (let i = 0; i < 100; i++) {
+      polled = (await call("GET", `/v1/executions/${task.body.task_id}`)).body;
+      if (polled.is_complete) break;
+      await Bun.sleep(100);
+    }
+    expect(polled).toMatchObject({ status: "completed", serialized_stdout: "hellohello\n" });
+    const stream = await fetch(`${url}/execute/stream`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ session_id: id, command: "print(v)" }) });
+    expect(await stream.text()).toContain("hello");
+    expect((await call("GET", `/v1/sessions/status/${id}`)).body).toMatchObject({ session_id: id, vm_status: "active" });
+    expect((await call("GET", `/sessions/${id}`)).body.session_id).toBe(id);
+    const listed = await call("GET", `/v1/sessions/sandboxes?metadata=${encodeURIComponent(JSON.stringify({ purpose: "routes" }))}`);
+    expect(listed.body.map((entry: any) => entry.sandbox_id)).toEqual([id]);
+    expect((await call("GET", "/sessions")).body.sessions.some((session: any) => session.session_id === id)).toBe(true);
+  });
+
+  test("files: uploads (session_id before or after the file), downloads byte for byte, listing", async () => {
+    const id = await newSession();
+    const payload = new Uint8Array(3 * MiB).map((_, i) => (i * 7) % 256);
+    for (const [fieldFirst, name] of [
+      [true, "first.bin"],
+      [false, "after.bin"],
+    ] as const) {
+      const form = new FormData();
+      if (fieldFirst) form.append("session_id", id);
+      form.append("file", new Blob([payload]), name);
+      form.append("remote_path", `data/${name}`);
+      if (!fieldFirst) form.append("session_id", id);
+      const uploaded = await call("POST", "/upload", form);
+      expect(uploaded.status).toBe(200);
+      expect(uploaded.body.size).toBe(payload.length);
+    }
+    const check = await run(id, "import hashlib\nprint(hashlib.sha256(open('data/first.bin','rb').read()).hexdigest() == hashlib.sha256(open('data/after.bin','rb').read()).hexdigest(), len(open('data/after.bin','rb').read()))");
+    expect(check.stdout).toBe(`True ${payload.length}\n`);
+    const download = await call("POST", "/download", `filename=data/after.bin&session_id=${id}`, { "content-type": "application/x-www-form-urlencoded" });
+    expect(download.status).toBe(200);
+    expect(new Uint8Array(Buffer.from(download.body.content, "base64"))).toEqual(payload);
+    const listing = await call("GET", `/files?session_id=${id}&path=data`);
+    expect(listing.body.entries.map((entry: any) => entry.name).sort()).toEqual(["after.bin", "first.bin"]);
+    // The default sandbox has none of it.
+    expect((await call("POST", "/download", { filename: "data/after.bin" })).status).toBe(404);
+  });
+
+  test("the browser: a browser session made for a session lives in its sandbox", async () => {
+    const id = await newSession();
+    const created = await call("POST", "/v1/browser/sessions/", { sandbox_id: id, viewport_width: 800, viewport_height: 600 });
+    expect(created.status).toBe(200);
+    const browser = created.body.session_id as string;
+    expect(browser.startsWith(`${id}.`)).toBe(true);
+    // A page served inside the sandbox, on its own loopback: only this sandbox's browser can see it.
+    await run(id, "import subprocess\nopen('page.html','w').write('<title>inside</title><button id=b>go</button>')\nsubprocess.Popen(['python3', '-m', 'http.server', '8765', '--bind', '127.0.0.1'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\nimport time; time.sleep(1)");
+    const navigated = await call("POST", "/v1/browser/interactions/navigate", { session_id: browser, url: "http://127.0.0.1:8765/page.html" });
+    expect(navigated.body).toMatchObject({ success: true, title: "inside" });
+    expect((await call("POST", "/v1/browser/interactions/click", { session_id: browser, selector: "#b" })).status).toBe(200);
+    const listed = await call("GET", "/v1/browser/sessions/");
+    expect(listed.body.sessions.map((session: any) => session.session_id)).toContain(browser);
+    expect((await call("DELETE", `/v1/browser/sessions/${browser}`)).body).toEqual({ success: true });
+    expect((await call("POST", "/v1/browser/sessions/", { sandbox_id: "nobody" })).status).toBe(404);
+  });
+
+  test("MCP with the official client: create_session makes a sandbox, tools run in it, close_session removes it", async () => {
+    const client = new Client({ name: "coderunner-sandbox-test", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)));
+    try {
+      const created = (await client.callTool({ name: "create_session", arguments: {} })) as { content: { text: string }[] };
+      const id = JSON.parse(created.content[0]!.text).session_id as string;
+      const sandbox = containerOf(id);
+      const ran = (await client.callTool({ name: "execute_python", arguments: { code: "import socket; print(socket.gethostname())", session_id: id } })) as { content: { text: string }[] };
+      expect(ran.content[0]!.text.trim()).toBe(sandbox.id.slice(0, 12));
+      await client.callTool({ name: "close_session", arguments: { session_id: id } });
+      expect(await docker.inspectContainer(sandbox.id)).toBeUndefined();
+    } finally {
+      await client.close();
+    }
+  });
+
+  test("kill and delete end the sandbox; unknown ids are 404 with {detail, code}", async () => {
+    const id = await newSession();
+    const container = containerOf(id).id;
+    expect((await call("POST", "/kill", { session_id: id })).body).toEqual({ success: true, session_id: id });
+    expect(await docker.inspectContainer(container)).toBeUndefined();
+    expect((await call("GET", `/v1/sessions/status/${id}`)).status).toBe(410);
+    for (const [method, path, body] of [
+      ["POST", "/execute", { command: "1", session_id: "no-such-session" }],
+      ["GET", "/v1/executions/no-such-session.task", undefined],
+      ["GET", "/v1/sessions/usage/no-such-session", undefined],
+      ["DELETE", "/sessions/no-such-session", undefined],
+    ] as const) {
+      const response = await call(method, path, body);
+      expect(response.status).toBe(404);
+      expect(typeof response.body.detail).toBe("string");
+      expect(typeof response.body.code).toBe("string");
+    }
+  });
+});
+
+describe.skipIf(!engineUp)("the host process", () => {
+  const CLI_NAME = `${NAME}-cli`;
+  const env = () => ({
+    ...process.env,
+    XDG_STATE_HOME: stateHome,
+    CODERUNNER_IMAGE: TEST_IMAGE,
+    CODERUNNER_CONTAINER: CLI_NAME,
+    CODERUNNER_PORT: "0",
+    CODERUNNER_CONTAINER_PORT: "0",
+    CODERUNNER_POOL_SIZE: "1",
+    CODERUNNER_MEMORY_MB: "1024",
+    CODERUNNER_CPUS: "1",
+    CODERUNNER_DISK_MB: "300",
+  });
+  const startCLI = async () => {
+    const child = Bun.spawn([process.execPath, "src/cli.ts"], { env: env(), stdout: "pipe", stderr: "pipe" });
+    const reader = child.stdout.getReader();
+    let out = "";
+    while (!/ready on (http:\S+)/.test(out)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the host exited: ${out}${await new Response(child.stderr).text()}`);
+      out += new TextDecoder().decode(value);
+    }
+    return { child, url: /ready on (http:\S+)/.exec(out)![1]! };
+  };
+  const post = async (base: string, path: string, body: unknown) =>
+    (await fetch(`${base}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })).json() as Promise<any>;
+
+  test("killed with SIGKILL and started again, the host finds its sessions; down leaves no container, disk or mount", async () => {
+    const first = await startCLI();
+    const { session_id: id } = await post(first.url, "/v1/sessions/session", {});
+    expect((await post(first.url, "/execute", { session_id: id, command: "survivor = 'yes'" })).status).toBe("ok");
+    // A start under way when the host dies (pool of one already taken): it must not be left behind.
+    const inFlight = fetch(`${first.url}/v1/sessions/session`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }).catch(() => undefined);
+    await Bun.sleep(300);
+    first.child.kill("SIGKILL");
+    await first.child.exited;
+    await inFlight;
+
+    const second = await startCLI();
+    try {
+      expect((await post(second.url, "/execute", { session_id: id, command: "print(survivor)" })).stdout).toBe("yes\n");
+      const containers = await containersOfInstance(CLI_NAME);
+      // The default sandbox, the session's, and at most one warm one: nothing half-made survived.
+      expect(containers.length).toBeLessThanOrEqual(3);
+      const status = Bun.spawnSync([process.execPath, "src/cli.ts", "status", "--json"], { env: env() });
+      const report = JSON.parse(status.stdout.toString());
+      expect(report.host.running).toBe(true);
+      expect(report.container).toMatchObject({ name: CLI_NAME, state: "running" });
+      expect(report.sandboxes.length).toBeGreaterThanOrEqual(1);
+    } finally {
+      const down = Bun.spawnSync([process.execPath, "src/cli.ts", "down", "--rm"], { env: env() });
+      expect(down.stdout.toString()).toContain(`Removed the default sandbox ${CLI_NAME}`);
+      await second.child.exited;
+    }
+    expect(await containersOfInstance(CLI_NAME)).toHaveLength(0);
+    const disks = join(stateHome, "coderunner", "disks");
+    expect(existsSync(disks) ? readdirSync(disks).filter((entry) => entry.startsWith(CLI_NAME)) : []).toHaveLength(0);
+    expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(CLI_NAME);
+  }, 300_000);
+});
