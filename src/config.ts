@@ -50,6 +50,7 @@ export const SETTINGS = {
   cpus: s({ env: "CODERUNNER_CPUS", kind: "number", default: 2, min: 0.01, doc: "CPU limit of each sandbox, in cores (a session may ask for another with vcpu_count; at most the Engine's CPUs)." }),
   pidsLimit: s({ env: "CODERUNNER_PIDS_LIMIT", kind: "int", default: 1024, min: 16, doc: "Most processes one sandbox may run at once." }),
   poolSize: s({ env: "CODERUNNER_POOL_SIZE", kind: "int", default: 2, min: 0, doc: "Sandboxes kept started and warm for new sessions (host mode); 0 starts each on demand." }),
+  sandboxStarts: s({ env: "CODERUNNER_SANDBOX_STARTS", kind: "int", default: 0, min: 0, doc: "Sandboxes started at once (host mode), those a waiting session needs first; 0: as many as the Engine has CPUs (at least 2)." }),
   diskMB: s({ env: "CODERUNNER_DISK_MB", kind: "int", default: 10240, min: 64, doc: "What one sandbox may write to disk, in MiB (host mode); past it writes fail inside the sandbox." }),
   diskCap: s({ env: "CODERUNNER_DISK_CAP", kind: "string", default: "auto", doc: "How the disk cap is enforced: auto, storage-opt (the Engine's), loop (a filesystem per sandbox; root on Linux), none." }),
   internet: s({ env: "CODERUNNER_INTERNET", kind: "bool", default: true, doc: "Whether new sandboxes may reach the internet (a session can switch it off with allow_internet_access: false); private and link-local addresses never." }),

@@ -58,6 +58,7 @@ export async function startHostMode(config: Config, options: HostModeOptions): P
     maxSessions: config.maxSessions,
     idleSeconds: config.sessionIdleSeconds,
     readyTimeoutSeconds: config.upTimeoutSeconds,
+    bootConcurrency: config.sandboxStarts || undefined,
     log: options.log,
   });
   let router: HostRouter | undefined;

@@ -1,6 +1,7 @@
 import { AppError, messageOf } from "../errors";
 import type { Logger } from "../log";
 import type { SandboxBackend, SandboxHandle, SandboxLimits, SandboxSpec } from "./backend";
+import { BootQueue } from "./boot-queue";
 import { type Fetch, SandboxAPI, SandboxUnreachable } from "./sandbox-api";
 import { WarmPool } from "./warm-pool";
 
@@ -50,6 +51,8 @@ export interface ManagerOptions {
   clock?: () => number;
   /** How often lifetimes and dead sandboxes are checked. */
   sweepMs?: number;
+  /** Sandbox starts at once; default the Engine's CPUs (at least 2). */
+  bootConcurrency?: number;
 }
 
 /** Why a session ended, kept a while so its calls answer 410 with the reason instead of 404. */
@@ -73,6 +76,7 @@ export class SandboxManager {
   private readonly sessions = new Map<string, SessionSandbox>();
   private readonly tombstones = new Map<string, Tombstone>();
   private readonly pool: WarmPool;
+  private boots = new BootQueue(2);
   private readonly fetch: Fetch | undefined;
   private readonly clock: () => number;
   private defaultSandbox: SandboxHandle | undefined;
@@ -90,7 +94,7 @@ export class SandboxManager {
     this.clock = options.clock ?? Date.now;
     this.pool = new WarmPool({
       size: options.poolSize,
-      launch: () => this.launch({ role: "session", limits: options.limits, egress: true }),
+      launch: () => this.launch({ role: "session", limits: options.limits, egress: true }, "pool"),
       discard: (sandbox) => this.backend.remove(sandbox.id),
       log: options.log,
     });
@@ -102,6 +106,7 @@ export class SandboxManager {
     this.capacity = await this.backend.capacity();
     // A quota above the machine's CPUs is refused by the Engine: the default is at most what there is.
     this.options.limits.cpus = Math.min(this.options.limits.cpus, this.capacity.cpus);
+    this.boots = new BootQueue(this.options.bootConcurrency ?? Math.max(2, this.capacity.cpus));
     await this.ensureDefault(onProgress);
     await this.reconcile();
     this.pool.start();
@@ -170,7 +175,7 @@ export class SandboxManager {
 
   /** Figures for /health. */
   stats() {
-    return { sessions: this.sessions.size, creating: this.creating, pool: this.pool.stats(), disk_cap: this.backend.diskCap };
+    return { sessions: this.sessions.size, creating: this.creating, starts_queued: this.boots.queued, pool: this.pool.stats(), disk_cap: this.backend.diskCap };
   }
 
   private spec(request: SessionRequest): SandboxSpec {
@@ -224,7 +229,7 @@ export class SandboxManager {
       const fitsPool = spec.egress && spec.limits.diskMB === this.options.limits.diskMB;
       for (let attempt = 0; ; attempt++) {
         const warm = fitsPool && attempt < 2 ? this.pool.take() : undefined;
-        const sandbox = warm ?? (await this.launch(spec));
+        const sandbox = warm ?? (await this.launch(spec, "claim"));
         try {
           const { memoryMB, cpus } = spec.limits;
           if (warm && (memoryMB !== warm.limits.memoryMB || cpus !== warm.limits.cpus)) {
@@ -274,8 +279,15 @@ export class SandboxManager {
     return this.pool.settled();
   }
 
-  /** Starts a sandbox and waits until it answers with a warm kernel; removes it when it does not. */
-  private async launch(spec: SandboxSpec): Promise<SandboxHandle> {
+  /**
+   * Starts a sandbox and waits until it answers with a warm kernel; removes it when it does not.
+   * Starts wait their turn in the boot queue, a waiting session's before the pool's.
+   */
+  private launch(spec: SandboxSpec, priority: "claim" | "pool"): Promise<SandboxHandle> {
+    return this.boots.run(priority, () => this.boot(spec));
+  }
+
+  private async boot(spec: SandboxSpec): Promise<SandboxHandle> {
     let sandbox: SandboxHandle;
     try {
       sandbox = await this.backend.create(spec);

@@ -3,73 +3,104 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CodeRunner } from "../../src/client/index";
-import { loadConfig } from "../../src/config";
-import { containerSettings } from "../../src/docker/container-spec";
+import { LABEL } from "../../src/docker/container-spec";
 import { DockerClient } from "../../src/docker/docker-client";
-import { ContainerManager } from "../../src/docker/lifecycle";
+import { readHost } from "../../src/host/host-lock";
 import { freePort } from "../../src/kernels/jupyter-server";
+import { engineAnswers, TEST_IMAGE, testImage } from "../helpers/image";
 
 /**
- * Zero-config start for real: `new CodeRunner()` finds nothing listening, so its first call runs the
- * container lifecycle (the code behind `coderunner up`) against the REAL Docker Engine, then talks to
- * the container it started. Uses its own container name and port 0, and the test image that the
- * container suite builds; skipped when no Engine answers or that image is absent (building it takes minutes).
+ * Zero-config start for real: `new CodeRunner()` finds nothing listening, so its first call starts
+ * the CodeRunner host in the background (the code behind `coderunner up`) against the REAL Docker
+ * Engine, then runs its code in a sandbox of its own. Uses its own instance name, ports and state
+ * directory, and the suites' test image; skipped when no Engine answers.
  */
 
-setDefaultTimeout(240_000);
+setDefaultTimeout(300_000);
 
 const docker = new DockerClient();
-const IMAGE = process.env.CODERUNNER_TEST_IMAGE ?? "coderunner-test:ci";
-const NAME = `coderunner-client-test-${process.pid}`;
-const ready = await docker.ping();
-if (!ready && process.env.CI) throw new Error("No Docker Engine answers; under CI, .ci/deps starts one.");
+const NAME = `crclient-${process.pid}`;
+const ready = await engineAnswers(docker);
 if (!ready) console.warn("client-container tests skipped: no Docker Engine answers");
 
-const ENV = { CODERUNNER_IMAGE: IMAGE, CODERUNNER_CONTAINER: NAME, CODERUNNER_CONTAINER_PORT: "0", CODERUNNER_MEMORY_MB: "1536", CODERUNNER_CPUS: "1.5" };
+const stateHome = mkdtempSync(join(tmpdir(), "coderunner-client-state-"));
+const ENV: Record<string, string> = {
+  XDG_STATE_HOME: stateHome,
+  CODERUNNER_IMAGE: TEST_IMAGE,
+  CODERUNNER_CONTAINER: NAME,
+  CODERUNNER_CONTAINER_PORT: "0",
+  CODERUNNER_POOL_SIZE: "1",
+  CODERUNNER_MEMORY_MB: "1024",
+  CODERUNNER_CPUS: "1",
+  CODERUNNER_DISK_MB: "300",
+};
 const saved: Record<string, string | undefined> = {};
 let deadURL: string;
 
-beforeAll(async () => {
-  if (ready && !(await docker.inspectImage(IMAGE).catch(() => undefined))) {
-    const settings = { ...containerSettings(loadConfig({})), image: IMAGE, name: NAME };
-    await new ContainerManager({ docker, settings }).buildImage(() => {});
+/** Stops the background hosts of the instances these tests started, and removes their sandboxes. */
+async function cleanUp(instance: string) {
+  const host = readHost(instance);
+  if (host) {
+    process.kill(host.pid, "SIGTERM");
+    for (let i = 0; i < 100 && readHost(instance); i++) await Bun.sleep(100);
   }
+  for (const container of await docker.listContainers({ all: true, filters: { label: [`${LABEL.instance}=${instance}`] } })) {
+    const info = await docker.inspectContainer(container.Id);
+    await docker.removeContainer(container.Id, { force: true });
+    Bun.spawnSync(["umount", "--lazy", join(stateHome, "coderunner", "disks", info?.Name.replace(/^\//, "") ?? "none")]);
+  }
+}
+
+beforeAll(async () => {
+  if (ready) await testImage(docker);
+  ENV.CODERUNNER_PORT = String(await freePort());
   for (const [name, value] of Object.entries(ENV)) {
     saved[name] = process.env[name];
     process.env[name] = value;
   }
   deadURL = `http://127.0.0.1:${await freePort()}`;
-});
+}, 900_000);
 
 afterAll(async () => {
+  if (ready) {
+    await cleanUp(NAME);
+    await cleanUp(`${NAME}-node`);
+  }
   for (const [name, value] of Object.entries(saved)) {
     if (value === undefined) delete process.env[name];
     else process.env[name] = value;
   }
-  if (ready) await docker.removeContainer(NAME, { force: true }).catch(() => false);
+  rmSync(stateHome, { recursive: true, force: true });
 });
 
-describe.skipIf(!ready)("CodeRunner starting its own container", () => {
-  test("the first call brings the sandbox up, shows progress, and runs code in the container", async () => {
+/** True when `hostname` is the short id of a session sandbox of `instance`. */
+async function isSessionSandbox(hostname: string, instance: string): Promise<boolean> {
+  const containers = await docker.listContainers({ filters: { label: [`${LABEL.instance}=${instance}`, `${LABEL.role}=session`] } });
+  return containers.some((container) => container.Id.startsWith(hostname));
+}
+
+describe.skipIf(!ready)("CodeRunner starting its own host", () => {
+  test("the first call starts the host in the background, shows progress, and runs code in a sandbox of its own", async () => {
     const progress: string[] = [];
     await using runner = new CodeRunner({ baseURL: deadURL, onProgress: (line) => progress.push(line) });
     const result = await runner.execute("import socket; print(socket.gethostname())");
     expect(progress[0]).toContain("starting the local sandbox");
-    expect(progress.length).toBeGreaterThan(1);
-    const inspected = await docker.inspectContainer(NAME);
-    expect(inspected?.State?.Running).toBe(true);
-    // Docker names a container's host after its id unless told otherwise: the code ran in this container.
-    expect(result.stdout.trim()).toBe(inspected!.Id.slice(0, 12));
+    expect(progress.some((line) => line.includes("Starting the CodeRunner host in the background"))).toBe(true);
+    // Docker names a container's host after its id unless told otherwise: the code ran in a session sandbox.
+    expect(await isSessionSandbox(result.stdout.trim(), NAME)).toBe(true);
+    const host = readHost(NAME)!;
+    expect(host.url).toBe(`http://127.0.0.1:${ENV.CODERUNNER_PORT}`);
 
-    // A second client finds the running container through the lifecycle too, without recreating it.
+    // A second client finds the running host, without starting another, and gets a sandbox of its own.
     await using again = new CodeRunner({ baseURL: deadURL, onProgress: () => {} });
-    expect((await again.execute("echo again", { language: "bash" })).stdout).toBe("again\n");
-    expect((await docker.inspectContainer(NAME))?.Id).toBe(inspected!.Id);
+    const other = await again.execute("import socket; print(socket.gethostname())");
+    expect(other.stdout.trim()).not.toBe(result.stdout.trim());
+    expect(readHost(NAME)!.pid).toBe(host.pid);
   });
 });
 
-describe.skipIf(!ready)("CodeRunner in Node starting its own container", () => {
-  test("Node runs `coderunner up --json` from the binary, then talks to the container", async () => {
+describe.skipIf(!ready)("CodeRunner in Node starting its own host", () => {
+  test("Node runs `coderunner up --json` from the binary, then talks to the host it started", async () => {
     const out = mkdtempSync(join(tmpdir(), "coderunner-node-up-"));
     const name = `${NAME}-node`;
     try {
@@ -85,24 +116,22 @@ describe.skipIf(!ready)("CodeRunner in Node starting its own container", () => {
          const progress = [];
          const runner = new CodeRunner({ baseURL: ${JSON.stringify(deadURL)}, onProgress: (line) => progress.push(line) });
          const result = await runner.execute("import socket; print(socket.gethostname())");
-         await runner[Symbol.asyncDispose]();
+         // Not disposed: its session's sandbox stays for the test to look at (the cleanup removes it).
          console.log(JSON.stringify({ host: result.stdout.trim(), progress }));`,
       );
       const node = Bun.spawn(["node", join(out, "run.mjs")], {
         cwd: out,
-        env: { ...process.env, ...ENV, CODERUNNER_CONTAINER: name, CODERUNNER_BIN: binary },
+        env: { ...process.env, ...ENV, CODERUNNER_CONTAINER: name, CODERUNNER_PORT: String(await freePort()), CODERUNNER_BIN: binary },
         stdout: "pipe",
         stderr: "pipe",
       });
       const [stdout, stderr, code] = await Promise.all([new Response(node.stdout).text(), new Response(node.stderr).text(), node.exited]);
       expect(code, stderr).toBe(0);
       const report = JSON.parse(stdout.trim().split("\n").pop()!);
-      const inspected = await docker.inspectContainer(name);
-      expect(inspected?.State?.Running).toBe(true);
-      expect(report.host).toBe(inspected!.Id.slice(0, 12));
-      expect(report.progress.some((line: string) => /Waiting for CodeRunner|Creating|Starting/i.test(line))).toBe(true);
+      expect(await isSessionSandbox(report.host, name)).toBe(true);
+      expect(report.progress.some((line: string) => /Starting the CodeRunner host/i.test(line))).toBe(true);
     } finally {
-      await docker.removeContainer(name, { force: true }).catch(() => false);
+      await cleanUp(name);
       rmSync(out, { recursive: true, force: true });
     }
   });
