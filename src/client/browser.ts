@@ -157,6 +157,7 @@ export class BrowserManager extends BrowserActions {
       viewport_width: options.viewportWidth ?? 1920,
       viewport_height: options.viewportHeight ?? 1080,
       user_agent: options.userAgent,
+      sandbox_id: options.sandboxId,
     });
     const session = new BrowserSession(created.session_id, this.call, (closed) => {
       this.open.delete(closed);

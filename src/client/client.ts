@@ -206,6 +206,8 @@ export abstract class SandboxClient {
         vm_lifetime_seconds: options.vmLifetimeSeconds,
         memory_mb: options.memoryMb,
         vcpu_count: options.vcpuCount,
+        allow_internet_access: options.allowInternetAccess,
+        disk_mb: options.diskMb,
       },
     });
     this.sessionId = created.session_id;

@@ -74,8 +74,14 @@ export interface SessionOptions {
   metadata?: Record<string, unknown>;
   /** Bounds the session's life. */
   vmLifetimeSeconds?: number;
+  /** Memory limit of the session's sandbox, in MiB. */
   memoryMb?: number;
+  /** CPU quota of the session's sandbox, in cores. */
   vcpuCount?: number;
+  /** False: the sandbox reaches nothing outside itself (private and link-local addresses never). */
+  allowInternetAccess?: boolean;
+  /** Most the sandbox may write to disk, in MiB. */
+  diskMb?: number;
 }
 
 /** `GET /v1/sessions/status/{id}`. */
@@ -132,6 +138,8 @@ export interface BrowserSessionOptions {
   viewportWidth?: number;
   viewportHeight?: number;
   userAgent?: string;
+  /** An execution session whose sandbox the browser runs in (its network rules and limits); default: the shared default sandbox. */
+  sandboxId?: string;
 }
 
 export interface BrowserSessionInfo {

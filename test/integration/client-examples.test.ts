@@ -25,8 +25,8 @@ afterAll(async () => {
   pages?.stop();
 });
 
-async function run(file: string, env: Record<string, string> = {}): Promise<string> {
-  const child = Bun.spawn([process.execPath, join("examples", file)], {
+async function run(file: string, env: Record<string, string> = {}, command: string[] = [process.execPath, join("examples", file)]): Promise<string> {
+  const child = Bun.spawn(command, {
     cwd: root,
     env: { ...process.env, CODERUNNER_URL: server.url, OPENAI_API_KEY: "", AI_GATEWAY_API_KEY: "", ...env },
     stdout: "pipe",
@@ -34,7 +34,7 @@ async function run(file: string, env: Record<string, string> = {}): Promise<stri
   });
   const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
   if (code !== 0) throw new Error(`${file} exited with ${code}:\n${stderr}\n${stdout}`);
-  return stdout;
+  return `${stdout}${stderr}`;
 }
 
 describe("examples", () => {
@@ -51,6 +51,15 @@ describe("examples", () => {
     expect(out).toMatch(/screenshot: \d+ base64 characters/);
     expect(out).toContain('text: "httpbin.org"');
     expect(out).toContain("httpbin.org");
+  });
+
+  test("sandbox-fixture.ts under bun test: a sandbox per block and per test, each closed after", async () => {
+    const before = (await server.call("GET", "/sessions")).body.sessions.length;
+    const out = await run("sandbox-fixture.ts", {}, [process.execPath, "test", "./examples/sandbox-fixture.ts"]);
+    expect(out).toContain("4 pass");
+    expect(out).toContain("0 fail");
+    // Three sessions were opened (one for the block, one per test of the other) and none is left.
+    expect((await server.call("GET", "/sessions")).body.sessions.length).toBe(before);
   });
 
   test("cloud-migration.ts", async () => {
