@@ -47,16 +47,16 @@ describe("the suite needs nothing .ci/deps does not install", () => {
     const missing = uses
       .filter((use) => use.kind === "python" && !stdlib.has(topLevel(use.name)))
       .filter((use) => !IN_IMAGE.has(use.file) && !needs.python.has(topLevel(use.name)))
-      .map((use) => `${where(use)} imports ${use.name}: add a "python3-… py:${topLevel(use.name)}" line to NEEDS in .ci/deps`);
-    expect(missing).toEqual([]);
+      .map((use) => `${where(use)} imports ${topLevel(use.name)}: add a "python3-… py:${topLevel(use.name)}" line to NEEDS in .ci/deps`);
+    expect([...new Set(missing)]).toEqual([]);
   });
 
   test("every Python module of code run in the CodeRunner container is in image/packages.txt", () => {
     const missing = uses
       .filter((use) => use.kind === "python" && IN_IMAGE.has(use.file) && !stdlib.has(topLevel(use.name)))
       .filter((use) => !imagePackages.has(`python3-${topLevel(use.name).toLowerCase()}`))
-      .map((use) => `${where(use)} imports ${use.name} in the container: add its Debian package to image/packages.txt`);
-    expect(missing).toEqual([]);
+      .map((use) => `${where(use)} imports ${topLevel(use.name)} in the container: add its Debian package to image/packages.txt`);
+    expect([...new Set(missing)]).toEqual([]);
   });
 
   test("every executable the tests spawn has a cmd: probe", () => {
@@ -66,7 +66,7 @@ describe("the suite needs nothing .ci/deps does not install", () => {
     const missing = uses
       .filter((use) => use.kind === "command" && !EVERYWHERE.has(use.name) && !covered(use.name))
       .map((use) => `${where(use)} runs ${use.name}: add "<package> cmd:${use.name}" to NEEDS in .ci/deps`);
-    expect(missing).toEqual([]);
+    expect([...new Set(missing)]).toEqual([]);
   });
 });
 
