@@ -6,7 +6,6 @@ export interface PortBinding {
 
 export interface HostConfig {
   /** Bind mounts, `host-path:container-path[:ro]`. */
-  Binds?: string[];
   PortBindings?: Record<string, PortBinding[]>;
   RestartPolicy?: { Name: "" | "no" | "always" | "unless-stopped" | "on-failure"; MaximumRetryCount?: number };
   Memory?: number;
