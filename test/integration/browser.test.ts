@@ -382,8 +382,9 @@ describe("browser sessions against Chromium", () => {
     const id = await newSession();
     await open("/busy", id);
     const started = performance.now();
-    // The click starts an endless loop in the page: the click itself cannot finish.
-    expect(await act("click", { session_id: id, selector: "#hang", timeout: 500 })).toMatchObject({ status: 408, body: { code: "TIMEOUT" } });
+    // The click starts an endless loop in the page: the click itself cannot finish. Its timeout leaves
+    // room for the click to be dispatched at all on a busy machine (500 ms did not, at load 9-12).
+    expect(await act("click", { session_id: id, selector: "#hang", timeout: 3000 })).toMatchObject({ status: 408, body: { code: "TIMEOUT" } });
     const stuck = await act("content", { session_id: id, timeout: 500 });
     expect(stuck).toMatchObject({ status: 408, body: { code: "TIMEOUT" } });
     expect((await act("extract", { session_id: id, selector: "#busy", timeout: 500 })).status).toBe(408);
