@@ -1,5 +1,6 @@
 #!/usr/bin/env bun
 import { ConfigError, describeSettings, loadConfig } from "./config";
+import { prepareServe } from "./confinement/entry";
 import { CONTAINER_COMMANDS } from "./docker/commands";
 import { messageOf } from "./errors";
 import { createLogger } from "./log";
@@ -33,7 +34,8 @@ async function serve(): Promise<number> {
   const log = createLogger(config.logLevel);
   // @jupyterlab/services announces every websocket on console.debug; keep that in our debug log.
   console.debug = (...parts: unknown[]) => log.debug(parts.map(String).join(" "));
-  const server = await startServer(config, log);
+  const confinement = await prepareServe(config, log);
+  const server = await startServer(config, log, { confinement });
   const { promise: done, resolve } = Promise.withResolvers<number>();
   const shutdown = (signal: string) => {
     log.info(`${signal}: stopping sessions, kernels and Jupyter Server`);

@@ -17,6 +17,11 @@ export interface HostConfig {
   ShmSize?: number;
   ReadonlyRootfs?: boolean;
   Init?: boolean;
+  /** `host-path:container-path[:options]`. */
+  Binds?: string[];
+  Mounts?: { Type: "bind" | "volume" | "tmpfs"; Source?: string; Target: string; ReadOnly?: boolean; TmpfsOptions?: { SizeBytes?: number; Mode?: number } }[];
+  /** Container path → mount options (`rw,noexec,size=64m`). */
+  Tmpfs?: Record<string, string>;
 }
 
 export interface ContainerCreateBody {
