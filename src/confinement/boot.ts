@@ -1,5 +1,5 @@
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, type Stats, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, readFileSync, renameSync, type Stats, writeFileSync } from "node:fs";
+import { dirname, isAbsolute, join, relative, sep } from "node:path";
 import type { Config } from "../config";
 import type { Logger } from "../log";
 import { BOOT_CAPABILITIES, capabilitiesOf, missing, SERVER_CAPABILITIES } from "./capabilities";
@@ -147,6 +147,23 @@ async function tempDirectory(path: string, log: Logger): Promise<void> {
   else log.warn(`${path} belongs to uid ${stats.uid} and is not 1777; left as it is.`);
 }
 
+/**
+ * Directories between the home and the workspace that root owns go to the sandbox user: Docker
+ * creates the image's WORKDIR (the workspace) as root inside an empty home volume. At boot no user
+ * process runs yet, and a symlink is never followed.
+ */
+function reclaimWorkspace(workspace: string): void {
+  const rel = relative(SANDBOX_USER.home, workspace);
+  if (!rel || rel.startsWith("..") || isAbsolute(rel)) return;
+  let path = SANDBOX_USER.home;
+  for (const part of rel.split(sep)) {
+    path = join(path, part);
+    const stats = lstatOrUndefined(path);
+    if (!stats || stats.isSymbolicLink() || !stats.isDirectory()) return;
+    if (stats.uid === 0) lchownSync(path, SANDBOX_USER.uid, SANDBOX_USER.gid);
+  }
+}
+
 /** As the sandbox user: the workspace, and the prebuilt Matplotlib font cache in a home that lacks one. */
 async function seedHome(workspace: string): Promise<void> {
   const cache = `${SANDBOX_USER.home}/.cache/matplotlib`;
@@ -188,6 +205,7 @@ export async function boot(config: Config, log: Logger): Promise<never> {
   userDirectory(APP_DIR, false, log);
   await tempDirectory("/tmp", log);
   await tempDirectory("/var/tmp", log);
+  reclaimWorkspace(config.workspace);
   await seedHome(config.workspace);
 
   const record: BootRecord = {

@@ -1,15 +1,16 @@
-import { spawn } from "node:child_process";
 import { isAbsolute, join, resolve } from "node:path";
-import { AppError, messageOf } from "../errors";
+import { Writable } from "node:stream";
+import { AppError } from "../errors";
 import { isInside, type FileEntry } from "./file-area";
 import { FILE_HELPER } from "./file-helper";
+import { type Helper, HelperPool } from "./helper-pool";
 import { type Download, type FileService, type Listing, ownName, type Placed, placementOf, relativeName } from "./file-service";
 import type { MultipartUpload, Staging, StagingSink } from "./multipart-upload";
 
 /**
- * Files done as the sandbox user, for a confined sandbox: every operation is one short-lived
- * process (`FILE_HELPER`) under that user, so the kernel decides what may be read or written, with
- * that user's rights and none of the server's. Any absolute path the user may use is allowed (/app,
+ * Files done as the sandbox user, for a confined sandbox: every operation is done by a helper
+ * process (`FILE_HELPER`) running as that user, so the kernel decides what may be read or written,
+ * with that user's rights and none of the server's. Any absolute path the user may use is allowed (/app,
  * /tmp, ...); a relative path resolves in the session's working directory and may not climb out of
  * it with `..`. Uploads stream into the helper's stdin, never whole in memory.
  */
@@ -29,6 +30,8 @@ export interface SandboxUserFilesOptions {
 /** The helpers' environment: nothing of the server's, messages in English. */
 const HELPER_ENV = { PATH: "/usr/bin:/bin", LC_ALL: "C" };
 const PLACE_BATCH = 500;
+/** Largest answer body gathered in memory (a listing, the paths of a placement). */
+const MAX_ANSWER = 64 * 1024 * 1024;
 
 type Action = "read" | "write" | "list" | "create";
 
@@ -97,94 +100,98 @@ export function parseEntries(body: Uint8Array, dir: string, single: string | und
   return entries;
 }
 
-function firstLine(bytes: Uint8Array): { line: string; rest: Uint8Array } | undefined {
-  const at = bytes.indexOf(10);
-  if (at < 0) return undefined;
-  return { line: new TextDecoder().decode(bytes.subarray(0, at)), rest: bytes.subarray(at + 1) };
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const joined = new Uint8Array(a.length + b.length);
-  joined.set(a);
-  joined.set(b, a.length);
-  return joined;
-}
-
 export class SandboxUserFiles implements FileService {
   readonly stagingDir: string;
   readonly staging: Staging;
-  private readonly perl: string;
+  private readonly pool: HelperPool;
+  private readonly timeoutMs: number;
 
   constructor(private readonly options: SandboxUserFilesOptions) {
     this.stagingDir = options.stagingDir;
-    this.perl = options.perl ?? "/usr/bin/perl";
+    this.timeoutMs = options.openTimeoutMs ?? 30_000;
+    this.pool = new HelperPool({ argv: options.asUser([options.perl ?? "/usr/bin/perl", "-e", FILE_HELPER]), env: HELPER_ENV });
     this.staging = {
       open: (path) => this.stage(path),
-      remove: (paths) => this.removeFiles(paths),
+      remove: (paths) => this.remove(paths),
     };
   }
 
-  private helper(args: string[]): string[] {
-    return this.options.asUser([this.perl, "-e", FILE_HELPER, "--", ...args]);
+  /** Starts a helper ahead of the first request, so the first download is as quick as the next. */
+  start(): void {
+    this.pool.warm();
   }
 
-  /** Runs a helper to its end: its exit code and everything it printed. */
-  private async run(argv: string[]): Promise<{ code: number; stdout: Uint8Array; stderr: string }> {
-    const proc = Bun.spawn(argv, { cwd: "/", env: HELPER_ENV, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).bytes(), new Response(proc.stderr).text(), proc.exited]);
-    return { code, stdout, stderr };
+  /** Ends every helper. */
+  stop(): void {
+    this.pool.stop();
   }
 
-  /** Runs a helper operation and returns its answer after the `ok` line; an `error` line becomes the matching AppError. */
-  private async answer(args: string[], input: string, action: Action): Promise<{ header: string; body: Uint8Array }> {
-    const { stdout, stderr } = await this.run(this.helper(args));
-    const first = firstLine(stdout);
-    if (first?.line.startsWith("ok")) return { header: first.line, body: first.rest };
-    if (first?.line.startsWith("error ")) throw helperError(first.line, input, action, this.options.userName);
-    throw new AppError("INVALID_PATH", `The path ${JSON.stringify(input)} could not be used: ${stderr.trim() || "the file helper gave no answer"}.`);
+  /**
+   * Sends one request and reads its header: `ok` gives the helper (still busy with the body) and
+   * the header's word and length; `error` becomes the matching AppError. A pooled helper that turns
+   * out to have ended (user code may kill its processes) is replaced once, for requests that
+   * change nothing or can be repeated.
+   */
+  private async request(op: string, args: string[], input: string, action: Action): Promise<{ helper: Helper; word: string; length: number }> {
+    const repeatable = op === "read" || op === "list" || op === "mkdir" || op === "remove";
+    for (let attempt = 0; ; attempt++) {
+      const { helper, fresh } = this.pool.acquire();
+      let line: string;
+      try {
+        helper.send(op, args);
+        line = await helper.line(this.timeoutMs);
+      } catch (error) {
+        this.pool.discard(helper);
+        if (!fresh && repeatable && attempt === 0) continue;
+        throw new AppError("INVALID_PATH", `The path ${JSON.stringify(input)} could not be used: the file helper ${helper.alive ? "broke the protocol" : `ended (within ${this.timeoutMs} ms)`}.`, { cause: error });
+      }
+      if (line.startsWith("error ")) {
+        this.pool.release(helper);
+        throw helperError(line, input, action, this.options.userName);
+      }
+      const match = /^ok (\S+) (\d+)$/.exec(line);
+      if (!match) {
+        this.pool.discard(helper);
+        throw new AppError("INVALID_PATH", `The path ${JSON.stringify(input)} could not be used: the file helper answered ${JSON.stringify(line.slice(0, 80))}.`);
+      }
+      return { helper, word: match[1]!, length: Number(match[2]) };
+    }
+  }
+
+  /** A request whose whole answer body is small: gathered, and the helper given back. */
+  private async small(op: string, args: string[], input: string, action: Action): Promise<{ word: string; body: Buffer }> {
+    const { helper, word, length } = await this.request(op, args, input, action);
+    if (length > MAX_ANSWER) {
+      this.pool.discard(helper);
+      throw new AppError("INVALID_PATH", `The answer for ${JSON.stringify(input)} is too large (${length} bytes).`);
+    }
+    try {
+      const body = await helper.exactly(length);
+      this.pool.release(helper);
+      return { word, body };
+    } catch (error) {
+      this.pool.discard(helper);
+      throw new AppError("INVALID_PATH", `The path ${JSON.stringify(input)} could not be used: the file helper ended.`, { cause: error });
+    }
   }
 
   async openForDownload(input: string, cwd: string, maxBytes: number): Promise<Download> {
     const path = resolveInput(input, cwd);
-    const proc = Bun.spawn(this.helper(["read", path]), { cwd: "/", env: HELPER_ENV, stdin: "ignore", stdout: "pipe", stderr: "ignore" });
-    const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
-    const give = (error: AppError): never => {
-      proc.kill("SIGKILL");
-      void reader.cancel().catch(() => undefined);
-      throw error;
-    };
-    let buffered: Uint8Array = new Uint8Array(0);
-    let head: ReturnType<typeof firstLine>;
-    const timeout = this.options.openTimeoutMs ?? 30_000;
-    const timer = setTimeout(() => proc.kill("SIGKILL"), timeout);
-    try {
-      while (!(head = firstLine(buffered)) && buffered.length < 4096) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buffered = concat(buffered, value);
-      }
-    } finally {
-      clearTimeout(timer);
-    }
-    if (!head) return give(new AppError("INVALID_PATH", `The file ${JSON.stringify(input)} could not be opened (within ${timeout} ms).`));
-    if (head.line.startsWith("error ")) return give(helperError(head.line, input, "read", this.options.userName));
-    const size = Number(/^ok (\d+)$/.exec(head.line)?.[1] ?? NaN);
-    if (!Number.isSafeInteger(size)) return give(new AppError("INVALID_PATH", `The file ${JSON.stringify(input)} could not be read.`));
+    const { helper, length: size } = await this.request("read", [path], input, "read");
     if (size > maxBytes) {
-      return give(new AppError("PAYLOAD_TOO_LARGE", `The file is ${size} bytes, more than the limit of ${maxBytes} (CODERUNNER_MAX_UPLOAD_BYTES).`));
+      this.pool.discard(helper); // the file is on its way: end it rather than drain it
+      throw new AppError("PAYLOAD_TOO_LARGE", `The file is ${size} bytes, more than the limit of ${maxBytes} (CODERUNNER_MAX_UPLOAD_BYTES).`);
     }
-    const first = head.rest;
+    const pool = this.pool;
     async function* bytes(): AsyncGenerator<Uint8Array> {
+      let complete = false;
       try {
-        if (first.length) yield first;
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) return;
-          yield value;
-        }
+        yield* helper.bytes(size);
+        complete = true;
       } finally {
-        if (proc.exitCode === null) proc.kill("SIGKILL");
-        reader.releaseLock();
+        // Given back only when the whole file went out; a download cut short ends its helper.
+        if (complete) pool.release(helper);
+        else pool.discard(helper);
       }
     }
     return { path, size, source: bytes() };
@@ -192,8 +199,8 @@ export class SandboxUserFiles implements FileService {
 
   async list(input: string, cwd: string): Promise<Listing> {
     const path = resolveInput(input, cwd);
-    const { header, body } = await this.answer(["list", path], input, "list");
-    return { path, entries: parseEntries(body, path, header === "ok file" ? path : undefined) };
+    const { word, body } = await this.small("list", [path], input, "list");
+    return { path, entries: parseEntries(body, path, word === "file" ? path : undefined) };
   }
 
   async place(upload: MultipartUpload, cwd: string): Promise<Placed> {
@@ -221,51 +228,61 @@ export class SandboxUserFiles implements FileService {
     const shown = remote ?? (recursive ? "." : files[0]!.filename);
     for (let start = 0; start < triples.length; start += PLACE_BATCH) {
       const batch = triples.slice(start, start + PLACE_BATCH);
-      const { body } = await this.answer(["place", start === 0 ? dir : "", ...batch.flat()], shown, "write");
-      const paths = new TextDecoder().decode(body).split("\0").slice(0, batch.length);
-      placed.push(...paths);
+      const { body } = await this.small("place", [start === 0 ? dir : "", ...batch.flat()], shown, "write");
+      placed.push(...body.toString("utf8").split("\0").slice(0, batch.length));
       for (const file of files.slice(start, start + batch.length)) file.moved = true;
     }
-    const sizes = files.map((file, index) => ({ path: placed[index] ?? triples[index]![1], size: file.size }));
+    const written = files.map((file, index) => ({ path: placed[index] ?? triples[index]![1], size: file.size }));
     const total = files.reduce((sum, file) => sum + file.size, 0);
-    return { success: true, path: recursive ? dir : sizes[0]!.path, size: total, files: sizes };
+    return { success: true, path: recursive ? dir : written[0]!.path, size: total, files: written };
   }
 
   /** Creates a directory and its parents as the sandbox user. */
   async makeDirectory(path: string): Promise<void> {
-    await this.answer(["mkdir", path], path, "create");
+    await this.small("mkdir", [path], path, "create");
   }
 
-  /** Removes a directory tree as the sandbox user (what it may not remove stays). */
+  /** Removes a file or directory tree as the sandbox user (what it may not remove stays). */
   async removeTree(path: string): Promise<void> {
-    await this.run(this.options.asUser(["/bin/rm", "-rf", "--", path]));
+    await this.remove([path]);
   }
 
-  private async removeFiles(paths: string[]): Promise<void> {
-    if (paths.length) await this.run(this.options.asUser(["/bin/rm", "-f", "--", ...paths]));
+  private async remove(paths: string[]): Promise<void> {
+    if (paths.length) await this.small("remove", paths, paths[0]!, "write");
   }
 
-  /** A staged upload written by the helper from its stdin (parents created, never through a symlink). */
+  /** A staged upload written by a helper from framed bytes (parents created, never through a symlink). */
   private stage(path: string): StagingSink {
-    const [command, ...args] = this.helper(["stage", path]);
-    const child = spawn(command!, args, {
-      cwd: "/",
-      env: HELPER_ENV,
-      stdio: ["pipe", "pipe", "ignore"],
-    });
-    const out: Buffer[] = [];
-    child.stdout!.on("data", (chunk: Buffer) => out.push(chunk));
-    const done = new Promise<void>((resolvePromise, reject) => {
-      child.on("error", (error) => reject(new AppError("INVALID_PATH", `The upload could not be staged: ${messageOf(error)}.`, { cause: error })));
-      child.on("close", () => {
-        const line = Buffer.concat(out).toString("utf8").split("\n")[0] ?? "";
-        if (line.startsWith("ok ")) resolvePromise();
-        else reject(line.startsWith("error ") ? helperError(line, path, "write", this.options.userName) : new AppError("INVALID_PATH", "The upload could not be staged."));
-      });
-    });
+    const { helper } = this.pool.acquire();
+    let sink: Writable;
+    try {
+      helper.send("stage", [path]);
+      sink = helper.frames();
+    } catch (error) {
+      this.pool.discard(helper);
+      sink = new Writable({ write: (_chunk, _encoding, callback) => callback() });
+      return { sink, done: Promise.reject(new AppError("INVALID_PATH", "The upload could not be staged: the file helper ended.", { cause: error })) };
+    }
+    const done = (async () => {
+      let line: string;
+      try {
+        // No time limit: the header comes after the last byte, however long the upload takes.
+        line = await helper.line(2 ** 31 - 1);
+      } catch (error) {
+        this.pool.discard(helper);
+        throw new AppError("INVALID_PATH", "The upload could not be staged: the file helper ended.", { cause: error });
+      }
+      if (/^ok \d+ 0$/.test(line)) return this.pool.release(helper);
+      if (line.startsWith("error ")) {
+        this.pool.release(helper);
+        throw helperError(line, path, "write", this.options.userName);
+      }
+      this.pool.discard(helper);
+      throw new AppError("INVALID_PATH", "The upload could not be staged.");
+    })();
     done.catch(() => undefined);
-    // A helper that ended early (say, refused to write) breaks the pipe: the upload then fails with its reason.
-    child.stdin!.on("error", () => undefined);
-    return { sink: child.stdin!, done };
+    // An upload abandoned half-way leaves the helper waiting for frames: end it.
+    sink.on("error", () => this.pool.discard(helper));
+    return { sink, done };
   }
 }

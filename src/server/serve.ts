@@ -92,11 +92,13 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       await sessions!.stop();
       await pool!.stop();
       await jupyter.stop();
+      userFiles?.stop();
     })());
 
   try {
     pool.start();
     sessions.start();
+    userFiles?.start();
     for (const feature of features) {
       await feature.start?.();
       started.push(feature);

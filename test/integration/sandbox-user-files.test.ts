@@ -4,7 +4,7 @@
  * through the same setpriv switch a sandbox uses, so permission checks are real.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { asUser } from "../../src/confinement/user-command";
@@ -21,13 +21,30 @@ mkdirSync(home);
 mkdirSync(secret, { mode: 0o700 });
 writeFileSync(join(secret, "token"), "s3cret");
 if (root) chownSync(home, NOBODY.uid, NOBODY.gid);
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const files = new SandboxUserFiles({
   asUser: (argv) => (root ? asUser(NOBODY, argv) : argv),
   userName: "nobody (uid 65534)",
   stagingDir: join(home, ".uploads"),
 });
+afterAll(() => {
+  files.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** PIDs of this process's file helpers (perl children running the helper program). */
+function helperPids(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "latin1");
+      const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (parent === process.pid && readFileSync(`/proc/${entry}/cmdline`, "latin1").includes("use Fcntl")) pids.push(Number(entry));
+    } catch {}
+  }
+  return pids;
+}
 
 async function collect(source: string | AsyncIterable<Uint8Array>): Promise<Buffer> {
   if (typeof source === "string") return readFileSync(source);
@@ -112,5 +129,28 @@ describe("files as the sandbox user, with the real helper", () => {
     await files.staging.remove([staged]);
     await files.removeTree(join(home, "tree"));
     await expect(files.list("tree", home)).rejects.toMatchObject({ code: "FILE_NOT_FOUND" });
+  });
+
+  test("one warm helper serves request after request; one killed while idle is replaced unseen", async () => {
+    writeFileSync(join(home, "small.txt"), "small");
+    await collect((await files.openForDownload("small.txt", home, 1024)).source);
+    const before = helperPids();
+    expect(before).toHaveLength(1);
+    for (let i = 0; i < 5; i++) await files.list(".", home);
+    expect(helperPids()).toEqual(before);
+    for (const pid of before) process.kill(pid, "SIGKILL");
+    await Bun.sleep(50);
+    expect((await collect((await files.openForDownload("small.txt", home, 1024)).source)).toString()).toBe("small");
+  });
+
+  test("a download abandoned half-way ends its helper; the next request gets a good one", async () => {
+    writeFileSync(join(home, "big.bin"), new Uint8Array(8 * 1024 * 1024));
+    const download = await files.openForDownload("big.bin", home, 16 * 1024 * 1024);
+    const source = download.source as AsyncGenerator<Uint8Array>;
+    await source.next();
+    await source.return(undefined);
+    const listing = await files.list(".", home);
+    expect(listing.entries.some((entry) => entry.name === "big.bin")).toBe(true);
+    expect((await collect((await files.openForDownload("small.txt", home, 1024)).source)).toString()).toBe("small");
   });
 });
