@@ -17,6 +17,7 @@ import {
   SERVER_USER,
   SHELL_SCRIPTS_DIR,
   STATE_ROOT,
+  TINI,
 } from "./layout";
 import { asUser, SETPRIV } from "./user-command";
 
@@ -38,7 +39,6 @@ export class BootError extends Error {
   override name = "BootError";
 }
 
-const TINI = "/usr/bin/tini";
 
 /** The `setpriv` prefix that turns the boot into the server: its user and exactly `SERVER_CAPABILITIES`. */
 export function serverDropArgv(server: Account = SERVER_USER): string[] {

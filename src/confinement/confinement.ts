@@ -45,8 +45,10 @@ export interface Isolation {
   server_capabilities: string[];
   /** Capabilities user processes hold. */
   user_capabilities: string[];
-  /** The host's addresses refused on top of the fixed private ranges (container mode). */
-  denied_cidrs?: string[];
+  /** How many networks the host asked to refuse on top of the fixed ranges (container mode; the addresses themselves are not shown). */
+  host_networks_refused?: number;
+  /** Milliseconds the confined boot took, firewall and directories included (container mode). */
+  boot_ms?: number;
 }
 
 /** What the boot did, as it recorded it (`BOOT_RECORD`) for the server it started. */
@@ -121,7 +123,8 @@ export function containerConfinement(record: BootRecord): Confinement {
       firewall: record.firewall,
       server_capabilities: effectiveCapabilities(),
       user_capabilities: [],
-      denied_cidrs: record.denied,
+      host_networks_refused: record.denied.length,
+      boot_ms: record.bootMs,
     }),
   };
 }

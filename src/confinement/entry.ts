@@ -1,9 +1,10 @@
+import { existsSync } from "node:fs";
 import { ConfigError, type Config } from "../config";
 import type { Logger } from "../log";
 import { capabilitiesOf, missing, SERVER_CAPABILITIES } from "./capabilities";
 import { type Confinement, containerConfinement, processConfinement, readBootRecord } from "./confinement";
 import { exec } from "./exec";
-import { BOOT_RECORD, SERVER_USER } from "./layout";
+import { BOOT_RECORD, SERVER_USER, TINI } from "./layout";
 
 /**
  * Where `coderunner serve` starts: decides, from the user it runs as and CODERUNNER_CONFINE, what
@@ -30,7 +31,7 @@ export async function prepareServe(config: Config, log: Logger, env: Record<stri
       `CODERUNNER_CONFINE=1: coderunner serve must start as root inside the sandbox container (it runs as uid ${uid}); create the container with confinedContainer() (src/confinement/container.ts), which sets User "0".`,
     );
   }
-  if (process.pid === 1) return exec(["/usr/bin/tini", "--", process.execPath, "serve"], env);
+  if (process.pid === 1 && existsSync(TINI)) return exec([TINI, "--", process.execPath, "serve"], env);
   return processConfinement();
 }
 

@@ -50,3 +50,6 @@ export const CONTAINER_API_PORT = 8223;
 
 /** How far the OOM killer prefers user processes (kernels, shells) over the server: the maximum. */
 export const USER_OOM_SCORE_ADJ = 1000;
+
+/** PID 1 of a sandbox container: forwards signals to the server and reaps orphans. */
+export const TINI = "/usr/bin/tini";

@@ -200,8 +200,10 @@ describe.skipIf(!engineUp)("a confined sandbox on a real Docker Engine", () => {
       firewall: "nftables",
       server_capabilities: ["KILL", "SETGID", "SETUID"],
       user_capabilities: [],
-      denied_cidrs: [`${HOST_ADDRESS}/32`],
+      host_networks_refused: 1, // counted, not listed: /health needs no key
+      boot_ms: expect.any(Number),
     });
+    console.log(`confined boot (firewall, directories, exec): ${confined.isolation.boot_ms} ms`);
     expect((await healthy(sandboxes.locked!.url))!.isolation).toMatchObject({ mode: "container", egress: "off", firewall: "nftables" });
     const plain = (await healthy(sandboxes.plain!.url))!;
     expect(plain.isolation).toMatchObject({ mode: "process", user_uid: 1000, server_uid: 1000, firewall: "none", server_capabilities: [] });
@@ -298,6 +300,39 @@ print(json.dumps(out))`,
     expect(bash.stdout).toContain("status=1");
     expect(await healthy(sandboxes.confined!.url)).toBeDefined();
     expect((await run(sandboxes.confined!, "print('still here')")).stdout).toBe("still here\n");
+  });
+
+  test("kernel specs and Python start-up hooks planted in the home never run with the server's rights", async () => {
+    const sandbox = sandboxes.confined!;
+    // What Jupyter or the launcher would pick up if they looked where the sandbox user writes.
+    const hook = "import os\nopen('/tmp/hook-ran', 'a').write('%d %s\\n' % (os.getuid(), [l.split()[1] for l in open('/proc/self/status') if l.startswith('CapEff')][0]))\n";
+    const spec = { argv: ["/bin/sh", "-c", "id -u > /tmp/spec-ran; exec /usr/bin/python3 -m ipykernel_launcher -f {connection_file}"], display_name: "evil", language: "python" };
+    const planted = await run(
+      sandbox,
+      [
+        "import os, site",
+        `hook = ${JSON.stringify(hook)}`,
+        "os.makedirs(site.getusersitepackages(), exist_ok=True)",
+        "open(os.path.join(site.getusersitepackages(), 'usercustomize.py'), 'w').write(hook)",
+        "open(os.path.join(site.getusersitepackages(), 'zz-hook.pth'), 'w').write('import usercustomize\\n')",
+        "spec = os.path.expanduser('~/.local/share/jupyter/kernels/python3')",
+        "os.makedirs(spec, exist_ok=True)",
+        `open(os.path.join(spec, 'kernel.json'), 'w').write(${JSON.stringify(JSON.stringify(spec))})`,
+        "print(open(os.path.join(site.getusersitepackages(), 'usercustomize.py')).read().count(chr(10)))",
+      ].join("\n"),
+    );
+    expect(planted.stdout).toBe("2\n");
+    // New kernels start: the session's, and the pool's replacement.
+    const { body } = await call(sandbox, "POST", "/sessions", {});
+    const fresh = await run(sandbox, "import sys\nprint(sys.argv[0])", "python", { session_id: body.session_id });
+    expect(fresh.stdout).toBe("/usr/local/lib/coderunner/kernel-launcher.py\n");
+    const traces = await run(sandbox, "cat /tmp/hook-ran 2>/dev/null; echo; cat /tmp/spec-ran 2>/dev/null || echo no-spec", "bash");
+    const lines = traces.stdout.trim().split("\n").filter(Boolean);
+    expect(lines.at(-1)).toBe("no-spec");
+    // The hook does run (so this test can see one that ran elsewhere), but only inside kernels, as the sandbox user with nothing.
+    expect(lines.length).toBeGreaterThan(1);
+    for (const line of lines.slice(0, -1)) expect(line).toBe("1000 0000000000000000");
+    await call(sandbox, "DELETE", `/sessions/${body.session_id}`);
   });
 
   test("code cannot see or change the firewall; the rules are there when root looks", async () => {
