@@ -22,9 +22,10 @@ export interface SandboxUserFilesOptions {
   userName: string;
   /** Where uploads are staged (as the sandbox user) while they arrive. */
   stagingDir: string;
+  /** The perl interpreter (perl-base's). */
   perl?: string;
-  /** How long opening a file may take before the download is given up. */
-  openTimeoutMs?: number;
+  /** How long a helper may take to start answering (opening a file, say) before it is ended. */
+  answerTimeoutMs?: number;
 }
 
 /** The helpers' environment: nothing of the server's, messages in English. */
@@ -108,7 +109,7 @@ export class SandboxUserFiles implements FileService {
 
   constructor(private readonly options: SandboxUserFilesOptions) {
     this.stagingDir = options.stagingDir;
-    this.timeoutMs = options.openTimeoutMs ?? 30_000;
+    this.timeoutMs = options.answerTimeoutMs ?? 30_000;
     this.pool = new HelperPool({ argv: options.asUser([options.perl ?? "/usr/bin/perl", "-e", FILE_HELPER]), env: HELPER_ENV });
     this.staging = {
       open: (path) => this.stage(path),

@@ -153,4 +153,12 @@ describe("files as the sandbox user, with the real helper", () => {
     expect(listing.entries.some((entry) => entry.name === "big.bin")).toBe(true);
     expect((await collect((await files.openForDownload("small.txt", home, 1024)).source)).toString()).toBe("small");
   });
+
+  test("concurrent requests get helpers of their own; afterwards one stays warm", async () => {
+    const names = Array.from({ length: 8 }, (_, i) => `par-${i}.txt`);
+    for (const [i, name] of names.entries()) writeFileSync(join(home, name), `file ${i}`.repeat(1000));
+    const bodies = await Promise.all(names.map(async (name) => (await collect((await files.openForDownload(name, home, 1 << 20)).source)).toString()));
+    expect(bodies).toEqual(names.map((_, i) => `file ${i}`.repeat(1000)));
+    expect(helperPids()).toHaveLength(1);
+  });
 });
