@@ -2,6 +2,13 @@
 # `coderunner` binary serving the REST API. `coderunner up` builds this from a copy embedded in the
 # binary; from a checkout: `npm run build && DOCKER_BUILDKIT=0 docker build -t coderunner .`
 # Where debian:bookworm-slim cannot be pulled, `image/build-base.sh` builds it offline.
+#
+# Started as its default user, `coderunner serve` runs everything as `coderunner` (uid 1000). Started
+# as root with CODERUNNER_CONFINE=1 and the capabilities of `confinedContainer()`
+# (src/confinement/container.ts), it installs the sandbox's firewall, then runs itself as
+# `coderunner-server` (uid 990) and user code as `coderunner`, neither able to touch the other's
+# processes or files. /home/coderunner, /tmp, /var/tmp and /app may be empty volumes and the root
+# filesystem read-only (with a tmpfs at /run): nothing the server needs lives only in them.
 FROM debian:bookworm-slim
 
 ENV DEBIAN_FRONTEND=noninteractive \
@@ -15,23 +22,34 @@ RUN apt-get update \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /tmp/packages.txt /usr/share/doc/* /usr/share/man/*
 
-# Code runs as this unprivileged user; it may write only to its home and /tmp.
+# Code runs as `coderunner`, which may write only to its home, /app, /tmp and /var/tmp. The server
+# user of a confined sandbox owns nothing in the image: its state lives under /run/coderunner.
 RUN useradd --create-home --uid 1000 --user-group --shell /bin/bash coderunner \
- && mkdir -p /home/coderunner/workspace \
- && chown -R coderunner:coderunner /home/coderunner
+ && groupadd --system --gid 990 coderunner-server \
+ && useradd --system --uid 990 --gid 990 --no-create-home --home-dir /run/coderunner/server --shell /usr/sbin/nologin coderunner-server \
+ && mkdir -p /home/coderunner/workspace /app \
+ && chown -R coderunner:coderunner /home/coderunner /app
 
-# The "python3" kernel spec, found before Debian's: the stock kernel without the debugger's import cost.
+# Matplotlib's font cache, built once here instead of on the first plot of every new container. The
+# confined boot copies it into a home that lacks it (an empty volume).
+RUN MPLCONFIGDIR=/usr/local/share/coderunner/matplotlib python3 -c "import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot" \
+ && mkdir -p /home/coderunner/.cache \
+ && cp -r /usr/local/share/coderunner/matplotlib /home/coderunner/.cache/matplotlib \
+ && chown -R coderunner:coderunner /home/coderunner/.cache
+
+# The "python3" kernel spec, found before Debian's (JUPYTER_PATH): the stock kernel without the
+# debugger's import cost, which in a confined sandbox drops to the sandbox user itself.
 COPY image/kernel-launcher.py /usr/local/lib/coderunner/kernel-launcher.py
-COPY --chown=coderunner:coderunner image/kernel.json /home/coderunner/.local/share/jupyter/kernels/python3/kernel.json
-
-USER coderunner
-# Matplotlib's font cache, built once here instead of on the first plot of every new container.
-RUN python3 -c "import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot"
+COPY image/kernel.json /usr/local/share/coderunner/jupyter/kernels/python3/kernel.json
+COPY image/chromium-as-sandbox-user.sh /usr/local/lib/coderunner/chromium-as-sandbox-user
+RUN chmod 0755 /usr/local/lib/coderunner/chromium-as-sandbox-user
 
 COPY dist/coderunner /usr/local/bin/coderunner
 
+USER coderunner
 WORKDIR /home/coderunner/workspace
 ENV HOME=/home/coderunner \
+    JUPYTER_PATH=/usr/local/share/coderunner/jupyter \
     CODERUNNER_HOST=0.0.0.0 \
     CODERUNNER_PORT=8223 \
     CODERUNNER_WORKSPACE=/home/coderunner/workspace \
@@ -39,6 +57,9 @@ ENV HOME=/home/coderunner \
     CODERUNNER_CHROMIUM=/usr/bin/chromium
 
 EXPOSE 8223
-HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 CMD ["/usr/local/bin/coderunner", "healthcheck"]
-ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/coderunner"]
+# Started as root (a confined sandbox), the check first gives up root and every capability.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 CMD ["/bin/sh", "-c", "[ \"$(id -u)\" != 0 ] || exec /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- /usr/local/bin/coderunner healthcheck; exec /usr/local/bin/coderunner healthcheck"]
+# `coderunner serve` started as PID 1 puts tini in front of itself (after the confined boot, as the
+# server user), so no process keeps the boot's capabilities.
+ENTRYPOINT ["/usr/local/bin/coderunner"]
 CMD ["serve"]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bun
 import { ConfigError, describeSettings, loadConfig } from "./config";
 import { HOST_COMMANDS } from "./cli/commands";
+import { prepareServe } from "./confinement/entry";
 import { messageOf } from "./errors";
 import { createLogger } from "./log";
 import { startServer } from "./server/serve";
@@ -36,7 +37,8 @@ async function serve(): Promise<number> {
   const log = createLogger(config.logLevel);
   // @jupyterlab/services announces every websocket on console.debug; keep that in our debug log.
   console.debug = (...parts: unknown[]) => log.debug(parts.map(String).join(" "));
-  const server = await startServer(config, log);
+  const confinement = await prepareServe(config, log);
+  const server = await startServer(config, log, { confinement });
   const { promise: done, resolve } = Promise.withResolvers<number>();
   const shutdown = (signal: string) => {
     log.info(`${signal}: stopping sessions, kernels and Jupyter Server`);

@@ -55,6 +55,9 @@ export const SETTINGS = {
   diskCap: s({ env: "CODERUNNER_DISK_CAP", kind: "string", default: "auto", doc: "How the disk cap is enforced: auto, storage-opt (the Engine's), loop (a filesystem per sandbox; root on Linux), none." }),
   internet: s({ env: "CODERUNNER_INTERNET", kind: "bool", default: true, doc: "Whether new sandboxes may reach the internet (a session can switch it off with allow_internet_access: false); private and link-local addresses never." }),
   upTimeoutSeconds: s({ env: "CODERUNNER_UP_TIMEOUT", kind: "number", default: 180, min: 1, doc: "How long `coderunner up` waits for the container to answer /health." }),
+  confine: s({ env: "CODERUNNER_CONFINE", kind: "bool", default: false, doc: "Inside the sandbox container, started as root: install the sandbox's firewall, then run the server and user code as two users (see src/confinement/)." }),
+  egress: s({ env: "CODERUNNER_EGRESS", kind: "bool", default: true, doc: "With CODERUNNER_CONFINE: whether code may reach the internet (on) or nothing outside the sandbox, DNS included (off)." }),
+  denyCIDRs: s({ env: "CODERUNNER_DENY_CIDRS", kind: "string", default: undefined, doc: "With CODERUNNER_CONFINE: comma-separated addresses or networks code may never reach (the host's own), on top of private and link-local ranges." }),
 } as const;
 
 type Widen<D> = D extends string ? string : D extends number ? number : D extends boolean ? boolean : never;

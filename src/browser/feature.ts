@@ -9,10 +9,14 @@ import { findChromium } from "./chromium-path";
  * sessions, stopped (no orphan process) with the server. `launch` is replaceable for tests.
  */
 export function browserFeature(context: FeatureContext, launch?: LaunchBrowser): Feature {
-  const { config, log } = context;
+  const { config, log, confinement } = context;
   const manager = new BrowserManager({
     launch,
-    executablePath: () => findChromium({ configured: config.chromiumPath }),
+    // Confined, Playwright starts Chromium through a wrapper that runs it as the sandbox user.
+    executablePath: () => {
+      const chromium = findChromium({ configured: config.chromiumPath });
+      return confinement?.chromium(chromium) ?? chromium;
+    },
     maxSessions: config.maxBrowserSessions,
     idleSeconds: config.browserIdleSeconds,
     log,

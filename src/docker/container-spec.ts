@@ -63,8 +63,8 @@ export interface SandboxOptions {
   storageOpt?: Record<string, string>;
   /** Extra environment of the sandbox's server. */
   env?: string[];
-  /** Create-body fields that confine the server and its code (capabilities, environment). */
-  confinement?: { Env: string[]; HostConfig: Partial<HostConfig> };
+  /** Create-body fields that confine the server and its code (user, capabilities, environment; see `src/confinement/container.ts`). */
+  confinement?: { User: string; Env: string[]; HostConfig: Partial<HostConfig> };
 }
 
 /**
@@ -92,9 +92,10 @@ export function containerSpec(settings: ContainerSettings, apiKey: string, sandb
     ...confined?.HostConfig,
   };
   if (sandbox?.mounts?.length) {
+    // The disk's directories are the only writable paths; the server's state is on a small tmpfs.
     hostConfig.Mounts = sandbox.mounts;
     hostConfig.ReadonlyRootfs = true;
-    hostConfig.Tmpfs = { "/run": "rw,nosuid,nodev,size=64m,mode=755", ...confined?.HostConfig?.Tmpfs };
+    hostConfig.Tmpfs ??= { "/run": "rw,nosuid,nodev,noexec,mode=0755,size=64m" };
   }
   if (sandbox?.storageOpt) hostConfig.StorageOpt = sandbox.storageOpt;
   const labels: Record<string, string> = {
@@ -113,6 +114,7 @@ export function containerSpec(settings: ContainerSettings, apiKey: string, sandb
   }
   return {
     Image: settings.image,
+    ...(confined ? { User: confined.User } : {}),
     Env: [
       `CODERUNNER_API_KEY=${apiKey}`,
       "CODERUNNER_HOST=0.0.0.0",

@@ -18,8 +18,10 @@ export interface HostConfig {
   ShmSize?: number;
   ReadonlyRootfs?: boolean;
   Init?: boolean;
+  /** `host-path:container-path[:options]`. */
   Binds?: string[];
-  Mounts?: { Type: "bind" | "volume" | "tmpfs"; Source?: string; Target: string; ReadOnly?: boolean }[];
+  Mounts?: { Type: "bind" | "volume" | "tmpfs"; Source?: string; Target: string; ReadOnly?: boolean; TmpfsOptions?: { SizeBytes?: number; Mode?: number } }[];
+  /** Container path → mount options (`rw,noexec,size=64m`). */
   Tmpfs?: Record<string, string>;
   StorageOpt?: Record<string, string>;
   LogConfig?: { Type: string; Config?: Record<string, string> };

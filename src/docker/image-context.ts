@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import dockerfile from "../../Dockerfile" with { type: "text" };
 import buildBaseScript from "../../image/build-base.sh" with { type: "text" };
+import chromiumWrapper from "../../image/chromium-as-sandbox-user.sh" with { type: "text" };
 import kernelLauncher from "../../image/kernel-launcher.py" with { type: "text" };
 import kernelSpecJSON from "../../image/kernel.json" with { type: "text" };
 import packages from "../../image/packages.txt" with { type: "text" };
@@ -19,6 +20,7 @@ export const EMBEDDED = {
   packages,
   buildBaseScript,
   kernelLauncher,
+  chromiumWrapper,
   // A text import; TypeScript's JSON module typing does not know `type: "text"`.
   kernelSpec: kernelSpecJSON as unknown as string,
 } as const;
@@ -94,6 +96,7 @@ export function contextTar(binaryPath: string): ReadableStream<Uint8Array> {
     { name: "image/build-base.sh", mode: 0o755, data: buildBaseScript },
     { name: "image/kernel-launcher.py", data: EMBEDDED.kernelLauncher },
     { name: "image/kernel.json", data: EMBEDDED.kernelSpec },
+    { name: "image/chromium-as-sandbox-user.sh", mode: 0o755, data: EMBEDDED.chromiumWrapper },
     { name: "dist", type: "directory" },
     { name: BINARY_IN_CONTEXT, mode: 0o755, size, stream: () => Bun.file(binaryPath).stream() },
   ];

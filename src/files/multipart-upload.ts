@@ -1,5 +1,6 @@
-import { createWriteStream, mkdirSync, rmSync, type WriteStream } from "node:fs";
+import { createWriteStream, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import busboy from "busboy";
 import { AppError } from "../errors";
@@ -19,13 +20,28 @@ export interface StagedFile {
   /** Where the bytes are now. */
   staged: string;
   size: number;
+  /** Set once the file was moved to its destination: nothing is left to discard. */
+  moved?: boolean;
 }
 
 export interface MultipartUpload {
   fields: Record<string, string>;
   files: StagedFile[];
-  /** Removes whatever staged files were not moved away. */
-  discard(): void;
+  /** Removes whatever staged files were not moved away (at once, when staged by this process). */
+  discard(): Promise<void>;
+}
+
+/** One staged file being written: where its bytes go, and when they are safely on disk. */
+export interface StagingSink {
+  sink: Writable;
+  /** Settles once the file is complete (rejects with the reason it could not be written). */
+  done: Promise<void>;
+}
+
+/** How staged files are written and removed; by default by this process, with node:fs. */
+export interface Staging {
+  open(path: string): StagingSink;
+  remove(paths: string[]): Promise<void> | void;
 }
 
 export interface ReceiveOptions {
@@ -33,6 +49,21 @@ export interface ReceiveOptions {
   stagingDir: string;
   /** Largest total of file bytes; more is a 413. */
   limitBytes: number;
+  /** Writes staged files some other way (as another user); the default creates `stagingDir` and writes with node:fs. */
+  staging?: Staging;
+}
+
+/** Staging by this process: files written with node:fs into `dir`, created when the first file arrives. */
+export function localStaging(dir: string): Staging {
+  return {
+    open(path) {
+      mkdirSync(dir, { recursive: true });
+      return { sink: createWriteStream(path), done: Promise.resolve() };
+    },
+    remove(paths) {
+      for (const path of paths) rmSync(path, { force: true });
+    },
+  };
 }
 
 function tooLarge(limit: number): AppError {
@@ -50,14 +81,16 @@ export async function receiveMultipart(request: Request, options: ReceiveOptions
   if (declared > options.limitBytes + 1024 * 1024) throw tooLarge(options.limitBytes);
   if (!request.body) throw new AppError("INVALID_REQUEST", "The upload has no body.");
 
-  mkdirSync(options.stagingDir, { recursive: true });
+  const staging = options.staging ?? localStaging(options.stagingDir);
+  if (!options.staging) mkdirSync(options.stagingDir, { recursive: true });
   const fields: Record<string, string> = {};
   const files: StagedFile[] = [];
   const writes: Promise<void>[] = [];
   let total = 0;
   let failure: unknown;
-  const discard = () => {
-    for (const file of files) rmSync(file.staged, { force: true });
+  const discard = async () => {
+    const left = files.filter((file) => !file.moved).map((file) => file.staged);
+    if (left.length) await staging.remove(left);
   };
 
   let parser: busboy.Busboy;
@@ -71,7 +104,7 @@ export async function receiveMultipart(request: Request, options: ReceiveOptions
     throw new AppError("INVALID_REQUEST", `The multipart body cannot be read: ${(error as Error).message}.`);
   }
   /** Disk writes in progress, ended by force when the upload fails (busboy may never end their source). */
-  const active = new Set<WriteStream>();
+  const active = new Set<Writable>();
   let onFailure: () => void = () => undefined;
   const failed = new Promise<void>((resolve) => (onFailure = resolve));
   const fail = (error: unknown) => {
@@ -97,11 +130,18 @@ export async function receiveMultipart(request: Request, options: ReceiveOptions
       fail(tooLarge(options.limitBytes));
       stream.destroy();
     });
-    const sink = createWriteStream(staged);
+    const { sink, done } = staging.open(staged);
     active.add(sink);
+    // The writer's own verdict (say, permission denied) explains a failure better than the broken pipe it causes.
+    const piped = pipeline(stream, sink).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     writes.push(
-      pipeline(stream, sink)
-        .catch((error) => fail(error))
+      Promise.all([piped, done.then(() => undefined, (error: unknown) => error)])
+        .then(([pipeError, writeError]) => {
+          if (writeError ?? pipeError) fail(writeError ?? pipeError);
+        })
         .finally(() => active.delete(sink)),
     );
   });
@@ -135,7 +175,7 @@ export async function receiveMultipart(request: Request, options: ReceiveOptions
   }
   if (failure) {
     parser.destroy();
-    discard();
+    await discard();
     throw failure instanceof AppError ? failure : new AppError("INVALID_REQUEST", `The upload could not be read: ${(failure as Error)?.message ?? failure}.`, { cause: failure });
   }
   return { fields, files, discard };

@@ -21,6 +21,16 @@ export interface BashShellOptions {
   env: Record<string, string>;
   /** Shell executable. */
   bash?: string;
+  /**
+   * How the shell process is started: the argv and directory to spawn (default: as given). A
+   * confined sandbox starts it as the sandbox user, which enters `cwd` itself.
+   */
+  launch?: (argv: string[], cwd: string) => { argv: string[]; cwd: string };
+  /**
+   * A directory the shell's user can read but not change, for the scripts of its runs (default: a
+   * private temporary directory of this process).
+   */
+  scriptDir?: string;
 }
 
 const MARK = "\x1eCODERUNNER-END:";
@@ -81,10 +91,14 @@ export class BashShell {
   private process: ReturnType<typeof Bun.spawn> | undefined;
   private stdout: StreamTail | undefined;
   private stderr: StreamTail | undefined;
-  private readonly scriptDir = mkdtempSync(join(tmpdir(), "coderunner-sh-"));
+  private readonly scriptDir: string;
+  private readonly ownScriptDir: boolean;
   private runs = 0;
 
-  constructor(private readonly options: BashShellOptions) {}
+  constructor(private readonly options: BashShellOptions) {
+    this.ownScriptDir = options.scriptDir === undefined;
+    this.scriptDir = options.scriptDir ?? mkdtempSync(join(tmpdir(), "coderunner-sh-"));
+  }
 
   /** The shell's PID while it lives. Checked in /proc too: Bun learns of a child's death only later. */
   get pid(): number | undefined {
@@ -103,8 +117,10 @@ export class BashShell {
 
   private ensureStarted(): void {
     if (this.alive) return;
-    const proc = Bun.spawn([this.options.bash ?? "/bin/bash", "--noprofile", "--norc"], {
-      cwd: this.options.cwd,
+    const shell = [this.options.bash ?? "/bin/bash", "--noprofile", "--norc"];
+    const { argv, cwd } = this.options.launch?.(shell, this.options.cwd) ?? { argv: shell, cwd: this.options.cwd };
+    const proc = Bun.spawn(argv, {
+      cwd,
       env: { ...this.options.env, PS1: "", TERM: "dumb" },
       stdin: "pipe",
       stdout: "pipe",
@@ -142,8 +158,9 @@ export class BashShell {
     const pid = this.pid;
     const cpuBefore = cpuSeconds(pid);
     const nonce = `${crypto.randomUUID()}`;
-    const path = join(this.scriptDir, `run-${++this.runs}.sh`);
-    writeFileSync(path, script.endsWith("\n") ? script : `${script}\n`);
+    const path = join(this.scriptDir, this.ownScriptDir ? `run-${++this.runs}.sh` : `${crypto.randomUUID()}.sh`);
+    // Readable by the shell's user when that is another one (the directory lets it read, not list).
+    writeFileSync(path, script.endsWith("\n") ? script : `${script}\n`, { mode: 0o644 });
     const marker = `${MARK}${nonce}:`;
     // The INT trap is set anew for every run (bash can lose track of it after a child died of SIGINT);
     // its `return` leaves the sourced script while the shell itself keeps running.
@@ -231,7 +248,7 @@ export class BashShell {
 
   close(): void {
     this.kill();
-    rmSync(this.scriptDir, { recursive: true, force: true });
+    if (this.ownScriptDir) rmSync(this.scriptDir, { recursive: true, force: true });
   }
 }
 

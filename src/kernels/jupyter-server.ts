@@ -55,6 +55,46 @@ export interface JupyterServerOptions {
   onDown?: () => void;
   /** Extra environment for the server and the kernels it starts. */
   env?: Record<string, string>;
+  /** Run kernels as this user rather than Jupyter's own (the kernel launcher switches to it). */
+  kernelUser?: KernelUser;
+}
+
+/**
+ * Who kernels run as when Jupyter Server runs as another (privileged) user: the kernel launcher
+ * (image/kernel-launcher.py) reads its connection file, then switches to this user for good.
+ */
+export interface KernelUser {
+  uid: number;
+  gid: number;
+  /** The kernel's working directory after the switch. */
+  cwd: string;
+  /** The kernel's oom_score_adj, so the OOM killer prefers it to the server. */
+  oomScoreAdj: number;
+  /** The environment kernels start from (Jupyter Server's own is private to the server). */
+  env: Record<string, string>;
+}
+
+/** What the launcher reads from `CODERUNNER_KERNEL_USER`: the user, and how to turn Jupyter's environment into the kernel's. */
+export interface KernelHandoff {
+  uid: number;
+  gid: number;
+  cwd: string;
+  oom_score_adj: number;
+  /** Variables to set (or change) for the kernel. */
+  env: Record<string, string>;
+  /** Jupyter's own variables, removed for the kernel. */
+  unset: string[];
+}
+
+/**
+ * The handoff that turns `jupyterEnv` (what Jupyter Server, and so the launcher, starts with) into
+ * `kernelEnv`. Variables Jupyter adds for its kernels later (JPY_PARENT_PID, ...) are kept.
+ */
+export function kernelHandoff(user: KernelUser, jupyterEnv: Record<string, string>, kernelEnv: Record<string, string>): KernelHandoff {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(kernelEnv)) if (jupyterEnv[name] !== value) env[name] = value;
+  const unset = Object.keys(jupyterEnv).filter((name) => !(name in kernelEnv));
+  return { uid: user.uid, gid: user.gid, cwd: user.cwd, oom_score_adj: user.oomScoreAdj, env, unset };
 }
 
 type Subprocess = ReturnType<typeof Bun.spawn>;
@@ -131,17 +171,26 @@ export class JupyterServer {
       "--KernelRestarter.time_to_dead=0.5",
     ];
     this.stderrTail = [];
+    const kernelUser = this.options.kernelUser;
+    const common = { ...(kernelUser?.env ?? userEnvironment()), ...this.options.env, PYDEVD_DISABLE_FILE_VALIDATION: "1", PYTHONUNBUFFERED: "1" };
+    const env: Record<string, string> = {
+      ...common,
+      JUPYTER_CONFIG_DIR: join(this.stateDir, "config"),
+      JUPYTER_RUNTIME_DIR: join(this.stateDir, "runtime"),
+      IPYTHONDIR: ipythonDir,
+    };
+    if (kernelUser) {
+      // Jupyter (and the launcher, before it switches user) holds the capabilities to change user:
+      // nothing it reads at start may come from where the sandbox user writes (its home, its
+      // ~/.local Python packages and Jupyter kernel specs).
+      const home = join(this.stateDir, "home");
+      mkdirSync(home, { recursive: true });
+      Object.assign(env, { HOME: home, JUPYTER_DATA_DIR: join(this.stateDir, "data"), PYTHONNOUSERSITE: "1", TMPDIR: tmpdir() });
+      env.CODERUNNER_KERNEL_USER = JSON.stringify(kernelHandoff(kernelUser, env, common));
+    }
     this.process = Bun.spawn(args, {
       cwd: this.options.rootDir,
-      env: {
-        ...userEnvironment(),
-        ...this.options.env,
-        JUPYTER_CONFIG_DIR: join(this.stateDir, "config"),
-        JUPYTER_RUNTIME_DIR: join(this.stateDir, "runtime"),
-        IPYTHONDIR: ipythonDir,
-        PYDEVD_DISABLE_FILE_VALIDATION: "1",
-        PYTHONUNBUFFERED: "1",
-      },
+      env,
       stdin: "ignore",
       stdout: "ignore",
       stderr: "pipe",

@@ -2,7 +2,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { AppError, messageOf } from "../errors";
 import type { Logger } from "../log";
-import { BashShell } from "./bash-shell";
+import { BashShell, type BashShellOptions } from "./bash-shell";
 import { userEnvironment } from "./environment";
 import type { KernelPool } from "./kernel-pool";
 import type { PythonKernel } from "./python-kernel";
@@ -68,10 +68,25 @@ export interface SessionStoreOptions {
   log: Logger;
   /** Environment every kernel and shell starts from. */
   baseEnv?: Record<string, string>;
+  /** How shells start and where their scripts go (a confined sandbox starts them as the sandbox user). */
+  shell?: Pick<BashShellOptions, "launch" | "scriptDir">;
+  /** Creates and removes session directories (default: this process, with node:fs). */
+  directories?: SessionDirectories;
   clock?: () => number;
   /** How often expiry is checked; defaults to a quarter of the idle limit, at most a minute. */
   sweepMs?: number;
 }
+
+/** Who creates and removes session directories: the server itself, or the sandbox user for it. */
+export interface SessionDirectories {
+  create(path: string): Promise<void> | void;
+  remove(path: string): Promise<void> | void;
+}
+
+const localDirectories: SessionDirectories = {
+  create: (path) => void mkdirSync(path, { recursive: true }),
+  remove: (path) => rmSync(path, { recursive: true, force: true }),
+};
 
 /** Python that puts a fresh kernel into its session: working directory and environment. */
 function sessionSetupCode(session: Session): string {
@@ -113,16 +128,16 @@ export class SessionStore {
       throw new AppError("TOO_MANY_SESSIONS", `At most ${this.options.maxSessions} sessions may be open; close one first.`);
     }
     const dir = join(this.options.workspace, "sessions", id);
-    mkdirSync(dir, { recursive: true });
     const session = new Session(id, dir, options, this.clock());
+    // Counted at once, so concurrent creations cannot pass the limit while a directory is being made.
     this.sessions.set(id, session);
-    if ((options.language ?? "python") === "python") {
-      try {
-        await this.kernelFor(session);
-      } catch (error) {
-        this.sessions.delete(id);
-        throw error;
-      }
+    try {
+      const made = (this.options.directories ?? localDirectories).create(dir);
+      if (made) await made;
+      if ((options.language ?? "python") === "python") await this.kernelFor(session);
+    } catch (error) {
+      this.sessions.delete(id);
+      throw error;
     }
     return session;
   }
@@ -195,6 +210,7 @@ export class SessionStore {
     session.shell ??= new BashShell({
       cwd: session.dir,
       env: { ...(this.options.baseEnv ?? userEnvironment()), ...session.env },
+      ...this.options.shell,
     });
     return session.shell;
   }
@@ -224,7 +240,7 @@ export class SessionStore {
     session.queue.cancelPending(new AppError("SESSION_GONE", `Session ${id} was closed before this run started.`));
     session.shell?.close();
     await session.kernel?.shutdown();
-    if (!options.keepFiles) rmSync(session.dir, { recursive: true, force: true });
+    if (!options.keepFiles) await (this.options.directories ?? localDirectories).remove(session.dir);
     return true;
   }
 

@@ -9,13 +9,14 @@ import type { ContainerInspect, HostConfig } from "../docker/docker-types";
 import { ImageBuilder, sameImage } from "../docker/image-builder";
 import { ensureEngine } from "../docker/engine-setup";
 import { ContainerManager, dockerFailure } from "../docker/lifecycle";
+import { confinedContainer } from "../confinement/container";
 import type { DiskCap, SandboxBackend, SandboxHandle, SandboxLimits, SandboxSpec, SandboxUsage } from "./backend";
 import { LoopDisks } from "./loop-disks";
 
 const MiB = 1024 * 1024;
 
 /** What the host puts into a sandbox's create body to confine its server and code (see `src/confinement`). */
-export type Confine = (options: { egress: boolean; denyCIDRs: string[] }) => { Env: string[]; HostConfig: Partial<HostConfig> };
+export type Confine = (options: { egress: boolean; denyCIDRs: string[]; readonlyRootfs?: boolean }) => { User: string; Env: string[]; HostConfig: Partial<HostConfig> };
 
 export interface DockerBackendOptions {
   docker: DockerClient;
@@ -27,6 +28,7 @@ export interface DockerBackendOptions {
   diskMB: number;
   /** `auto` picks the best the Engine and this host allow. */
   diskMechanism?: "auto" | DiskCap["mechanism"];
+  /** Default: the image's own confinement (`confinedContainer`); tests may pass another. */
   confine?: Confine;
   /** Destinations sandboxes may never reach besides private and link-local ranges; default: this host's addresses. */
   denyCIDRs?: string[];
@@ -168,21 +170,18 @@ export class DockerBackend implements SandboxBackend {
   /** Network, disk and confinement of a sandbox named `name`; provisions its disk. */
   private async sandboxOptions(spec: SandboxSpec, name: string): Promise<SandboxOptions> {
     const diskMB = spec.limits.diskMB;
+    const loop = this.cap.mechanism === "loop";
+    const confine = this.options.confine ?? confinedContainer;
     const options: SandboxOptions = {
       role: spec.role,
       egress: spec.egress,
       diskMB,
       diskMechanism: this.cap.mechanism,
-      env: [
-        ...(spec.role === "session" ? SESSION_SERVER_ENV : []),
-        // The confinement reads these; harmless where the image does not confine.
-        `CODERUNNER_EGRESS=${spec.egress ? "on" : "off"}`,
-        `CODERUNNER_DENY_CIDRS=${this.denyCIDRs.join(",")}`,
-      ],
-      confinement: this.options.confine?.({ egress: spec.egress, denyCIDRs: this.denyCIDRs }),
+      env: spec.role === "session" ? SESSION_SERVER_ENV : [],
+      confinement: confine({ egress: spec.egress, denyCIDRs: this.denyCIDRs, readonlyRootfs: loop }),
     };
     if (this.cap.mechanism === "storage-opt") options.storageOpt = { size: `${diskMB}M` };
-    if (this.cap.mechanism === "loop") options.mounts = await this.disks.provision(name, diskMB * MiB);
+    if (loop) options.mounts = await this.disks.provision(name, diskMB * MiB);
     return options;
   }
 

@@ -1,5 +1,6 @@
 import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, ftruncateSync } from "node:fs";
 import { join } from "node:path";
+import { SANDBOX_USER } from "../confinement/layout";
 import { messageOf } from "../errors";
 
 /** A bind mount for the container create body (`HostConfig.Mounts`). */
@@ -10,8 +11,8 @@ export interface BindMount {
   ReadOnly?: boolean;
 }
 
-/** The sandbox user (uid and gid) that owns home and /app; the image's `coderunner` user. */
-export const SANDBOX_UID = 1000;
+/** The sandbox user (uid and gid) that owns home and /app. */
+const SANDBOX_UID = SANDBOX_USER.uid;
 
 /**
  * The writable paths of a sandbox whose root filesystem is read-only: each a directory of its own

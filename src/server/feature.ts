@@ -1,5 +1,7 @@
 import type { Elysia } from "elysia";
 import type { Config } from "../config";
+import type { Confinement } from "../confinement/confinement";
+import type { FileService } from "../files/file-service";
 import type { Executor } from "../kernels/executor";
 import type { SessionStore } from "../kernels/session-store";
 import type { Logger } from "../log";
@@ -10,6 +12,10 @@ export interface FeatureContext {
   log: Logger;
   sessions: SessionStore;
   executor: Executor;
+  /** How this server is isolated from user code (absent: as a plain process, sharing its user). */
+  confinement?: Confinement;
+  /** How the file routes touch files (absent: the server itself, inside the workspace). */
+  files?: FileService;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { mkdirSync } from "node:fs";
 import type { Config } from "../config";
+import { type Confinement, processConfinement } from "../confinement/confinement";
 import { Executor } from "../kernels/executor";
 import { JupyterServer } from "../kernels/jupyter-server";
 import { KernelPool } from "../kernels/kernel-pool";
@@ -28,6 +29,8 @@ export interface StartOptions {
   features?: FeatureFactory[];
   /** Do not listen on a port (in-process tests use `app.handle`). */
   listen?: boolean;
+  /** How user code is kept from the server; default: not at all (one user for both, as a plain process). */
+  confinement?: Confinement;
 }
 
 /**
@@ -35,12 +38,16 @@ export interface StartOptions {
  * the features, and the HTTP server, started in that order and stopped in reverse.
  */
 export async function startServer(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
-  mkdirSync(config.workspace, { recursive: true });
+  const confinement = options.confinement ?? processConfinement();
+  const userFiles = confinement.files(config);
+  // Confined, the boot made the workspace as the sandbox user; the server may not even look into it.
+  if (!userFiles) mkdirSync(config.workspace, { recursive: true });
   let pool: KernelPool | undefined;
   let sessions: SessionStore | undefined;
   const jupyter = new JupyterServer({
     python: config.python,
-    rootDir: config.workspace,
+    rootDir: confinement.jupyterRoot(config),
+    kernelUser: confinement.kernelUser,
     startTimeoutMs: config.jupyterStartTimeoutSeconds * 1000,
     log,
     onDown: () => {
@@ -62,6 +69,9 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     idleSeconds: config.sessionIdleSeconds,
     maxSessions: config.maxSessions,
     log,
+    baseEnv: confinement.mode === "container" ? confinement.userEnvironment() : undefined,
+    shell: { launch: confinement.launchShell, scriptDir: confinement.shellScriptDir },
+    directories: userFiles && { create: (path) => userFiles.makeDirectory(path), remove: (path) => userFiles.removeTree(path) },
   });
   const executor = new Executor({
     sessions,
@@ -69,7 +79,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     maxTimeoutSeconds: config.maxTimeoutSeconds,
     outputLimitBytes: config.outputLimitBytes,
   });
-  const context = { config, log, sessions, executor };
+  const context = { config, log, sessions, executor, confinement, files: userFiles };
   const features: Feature[] = (options.features ?? FEATURES).map((build) => build(context));
   const started: Feature[] = [];
   let server: ReturnType<App["listen"]> | undefined;
@@ -82,11 +92,13 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       await sessions!.stop();
       await pool!.stop();
       await jupyter.stop();
+      userFiles?.stop();
     })());
 
   try {
     pool.start();
     sessions.start();
+    userFiles?.start();
     for (const feature of features) {
       await feature.start?.();
       started.push(feature);
@@ -100,6 +112,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       plugins: features.map((feature) => feature.plugin),
       health: () => ({
         kernels: { idle: pool!.available, sessions: sessions!.size, jupyter: jupyter.pid !== undefined ? "running" : "down" },
+        isolation: confinement.health(),
         ...Object.assign({}, ...features.map((feature) => feature.health?.() ?? {})),
       }),
     });

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { Elysia } from "elysia";
 import { FileArea } from "../files/file-area";
+import { WorkspaceFiles } from "../files/workspace-files";
 import type { Feature, FeatureContext } from "../server/feature";
 import { fileRoutes } from "../server/routes/files";
 import { streamRoutes } from "../server/routes/stream";
@@ -13,7 +14,7 @@ import { TaskStore } from "./task-store";
  * (`/upload`, `/download`, `/files`): the ways agents run long jobs and move data in and out.
  * Owns the task store and the timer that expires finished tasks.
  */
-export function runsAndFilesFeature({ config, log, sessions, executor }: FeatureContext, clock: () => number = Date.now): Feature {
+export function runsAndFilesFeature({ config, log, sessions, executor, files }: FeatureContext, clock: () => number = Date.now): Feature {
   const store = new TaskStore({
     retentionMs: config.taskRetentionSeconds * 1000,
     maxTasks: config.maxRetainedTasks,
@@ -21,12 +22,12 @@ export function runsAndFilesFeature({ config, log, sessions, executor }: Feature
     clock,
   });
   const runs = new AsyncRuns({ store, sessions, executor, log });
-  const area = new FileArea(config.workspace);
+  const fileService = files ?? new WorkspaceFiles(new FileArea(config.workspace), join(config.workspace, ".uploads"));
   let sweeper: Timer | undefined;
   const plugin = new Elysia({ name: "runs-and-files" })
     .use(taskRoutes(runs, store))
     .use(streamRoutes(executor, sessions, log))
-    .use(fileRoutes({ area, sessions, maxBytes: config.maxUploadBytes, stagingDir: join(config.workspace, ".uploads") }));
+    .use(fileRoutes({ files: fileService, sessions, maxBytes: config.maxUploadBytes }));
   return {
     name: "runs-and-files",
     plugin,

@@ -1,0 +1,55 @@
+/**
+ * Who is who and what lives where in a confined sandbox. The image (Dockerfile) creates both users
+ * with these ids; the boot, the server and the host-side contract all read them from here.
+ */
+
+export interface Account {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+/** The user code runs as: kernels, shells, file operations, Chromium. */
+export const SANDBOX_USER: Account & { home: string } = { name: "coderunner", uid: 1000, gid: 1000, home: "/home/coderunner" };
+
+/** The user `coderunner serve` and Jupyter Server run as in a confined sandbox. Owns no file in the image. */
+export const SERVER_USER: Account = { name: "coderunner-server", uid: 990, gid: 990 };
+
+/** Root of the server's runtime state: root-owned, 0755 (on the /run tmpfs when the root filesystem is read-only). */
+export const STATE_ROOT = "/run/coderunner";
+
+/** The server's private state (Jupyter's token and connection files, its temp files): server-owned, 0700. */
+export const SERVER_STATE_DIR = `${STATE_ROOT}/server`;
+
+/**
+ * Scripts the server hands to the sandbox user's shells: server-owned, 0711, so the sandbox user
+ * reads a script whose name it is given but can neither list nor change what is there.
+ */
+export const SHELL_SCRIPTS_DIR = `${STATE_ROOT}/scripts`;
+
+/** The boot's record of what it did, for `/health` (root-owned, world-readable, holds no secret). */
+export const BOOT_RECORD = `${STATE_ROOT}/boot.json`;
+
+/** Where the sandbox user uploads by InstaVM convention; owned by it. */
+export const APP_DIR = "/app";
+
+/** Directories the sandbox user writes to. The host may mount empty volumes on them (owned by root or the sandbox user). */
+export const USER_WRITABLE_DIRS = [SANDBOX_USER.home, "/tmp", "/var/tmp", APP_DIR] as const;
+
+/** Needs a tmpfs when the root filesystem is read-only. */
+export const RUNTIME_DIR = "/run";
+
+/** The prebuilt Matplotlib font cache, copied into a home that lacks it. */
+export const MATPLOTLIB_CACHE_SEED = "/usr/local/share/coderunner/matplotlib";
+
+/** Chromium for Playwright, as the sandbox user (image/chromium-as-sandbox-user.sh). */
+export const CHROMIUM_WRAPPER = "/usr/local/lib/coderunner/chromium-as-sandbox-user";
+
+/** The port `coderunner serve` listens on inside the container (the only inbound port the firewall opens). */
+export const CONTAINER_API_PORT = 8223;
+
+/** How far the OOM killer prefers user processes (kernels, shells) over the server: the maximum. */
+export const USER_OOM_SCORE_ADJ = 1000;
+
+/** PID 1 of a sandbox container: forwards signals to the server and reaps orphans. */
+export const TINI = "/usr/bin/tini";
