@@ -170,7 +170,7 @@ describe.skipIf(!engineUp)("sessions are sandboxes", () => {
     const during = await run(b, "print(x + 1)");
     expect(during.stdout).toBe("42\n");
     const result = await bomb;
-    expect(result.status).toBe(200);
+    expect(result.status, JSON.stringify(result.body)).toBe(200);
     expect((await call("GET", "/health")).body.status).toBe("healthy");
     expect((await run(b, "print(x)")).stdout).toBe("41\n");
     // Closing the bombed session removes its container and every process in it.
