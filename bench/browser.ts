@@ -17,6 +17,7 @@ import { chromiumProcesses, memoryOf } from "../src/browser/process-tree";
 import { silentLogger } from "../src/log";
 import { bodyParsing, errorHandling } from "../src/server/http-errors";
 import { browserRoutes } from "../src/server/routes/browser";
+import { median } from "./stats";
 
 const rounds = Number(process.argv[2] ?? 15);
 const extraSessions = 8;
@@ -27,11 +28,6 @@ const PAGE = `<!doctype html><html><head><title>Bench</title></head><body><nav><
 const pages = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response(PAGE, { headers: { "content-type": "text/html" } }) });
 const url = `http://127.0.0.1:${pages.port}/`;
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 const ms = (value: number) => `${value.toFixed(1).padStart(8)} ms`;
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 

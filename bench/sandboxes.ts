@@ -14,7 +14,6 @@
  * name, and an image built from this checkout (CODERUNNER_IMAGE, default `coderunner-bench:latest`).
  * Targets (issue 10): (a) median ≤ 50 ms; (b) median ≤ 1.5 s; (d) ≤ 150 MiB.
  */
-import { readFileSync } from "node:fs";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +23,7 @@ import { DockerClient } from "../src/docker/docker-client";
 import { ImageBuilder } from "../src/docker/image-builder";
 import { startHostMode } from "../src/host/host-mode";
 import { silentLogger } from "../src/log";
+import { bareRun, loadAverage, median, p95 } from "./stats";
 
 const RUNS = Number.parseInt(process.env.BENCH_TTI_RUNS ?? "20", 10);
 const BURST = 10;
@@ -33,15 +33,8 @@ const IMAGE = process.env.CODERUNNER_IMAGE ?? "coderunner-bench:latest";
 const stateHome = mkdtempSync(join(tmpdir(), "coderunner-bench-"));
 const docker = new DockerClient();
 
-const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
-const median = (values: number[]) => {
-  const s = sorted(values);
-  const middle = Math.floor(s.length / 2);
-  return s.length % 2 ? s[middle]! : (s[middle - 1]! + s[middle]!) / 2;
-};
-const p95 = (values: number[]) => sorted(values)[Math.min(values.length - 1, Math.ceil(values.length * 0.95) - 1)]!;
 const ms = (value: number) => `${value.toFixed(1)} ms`;
-const load = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+const load = loadAverage;
 
 console.log(`Building ${IMAGE} from this checkout (cached layers: seconds) ...`);
 await new ImageBuilder({ docker, image: IMAGE }).buildImage(() => {});
@@ -76,21 +69,7 @@ async function poolFull(): Promise<void> {
   }
 }
 
-async function baseline(): Promise<number> {
-  const started = performance.now();
-  const { Id } = await docker.createContainer(`${NAME}-baseline`, {
-    Image: IMAGE,
-    Entrypoint: ["python3", "-c", "print(1)"],
-    Cmd: [],
-    HostConfig: { Memory: config.memoryMB * MiB, NanoCpus: Math.round(Math.min(config.cpus, 2) * 1e9), CapDrop: ["ALL"] },
-  });
-  await docker.startContainer(Id);
-  const { StatusCode } = await docker.waitContainer(Id);
-  const elapsed = performance.now() - started;
-  await docker.removeContainer(Id, { force: true });
-  if (StatusCode !== 0) throw new Error(`baseline container exited ${StatusCode}`);
-  return elapsed;
-}
+const baseline = () => bareRun(docker, IMAGE, `${NAME}-baseline`, { memoryMB: config.memoryMB, cpus: Math.min(config.cpus, 2) });
 
 async function memoryOf(id: string): Promise<number> {
   return (await host.backend.usage(id)).memoryBytes ?? Number.NaN;

@@ -11,11 +11,11 @@
  * runs. Uses its own container name and a port chosen by Docker; the image is CODERUNNER_IMAGE
  * (built first if absent). Target: stopped → first result ≤ 3 s.
  */
-import { readFileSync } from "node:fs";
 import { loadConfig } from "../src/config";
 import { containerSettings } from "../src/docker/container-spec";
 import { DockerClient } from "../src/docker/docker-client";
 import { ContainerManager } from "../src/docker/lifecycle";
+import { bareRun, loadAverage, median } from "./stats";
 
 const RUNS = Number.parseInt(process.env.BENCH_RUNS ?? "5", 10);
 const NAME = `coderunner-bench-${process.pid}`;
@@ -24,20 +24,8 @@ const docker = new DockerClient({ host: config.dockerHost });
 const settings = { ...containerSettings(config), name: NAME, hostPort: 0, labels: { "org.coderunner.bench": "1" } };
 const manager = new ContainerManager({ docker, settings });
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-/** The 1-minute load average: these figures scale with how busy the machine is. */
-const load = () => {
-  try {
-    return readFileSync("/proc/loadavg", "utf8").split(" ")[0];
-  } catch {
-    return "n/a";
-  }
-};
+const load = loadAverage;
 
 async function firstResult(): Promise<{ up: number; total: number }> {
   const started = performance.now();
@@ -53,21 +41,7 @@ async function firstResult(): Promise<{ up: number; total: number }> {
   return { up, total: performance.now() - started };
 }
 
-async function baseline(): Promise<number> {
-  const started = performance.now();
-  const { Id } = await docker.createContainer(`${NAME}-baseline`, {
-    Image: settings.image,
-    Entrypoint: ["python3", "-c", "print(1)"],
-    Cmd: [],
-    HostConfig: { Memory: settings.memoryMB * 1024 * 1024, NanoCpus: Math.round(settings.cpus * 1e9), CapDrop: ["ALL"] },
-  } as Parameters<DockerClient["createContainer"]>[1]);
-  await docker.startContainer(Id);
-  const { StatusCode } = await docker.waitContainer(Id);
-  const elapsed = performance.now() - started;
-  await docker.removeContainer(Id, { force: true });
-  if (StatusCode !== 0) throw new Error(`baseline container exited ${StatusCode}`);
-  return elapsed;
-}
+const baseline = () => bareRun(docker, settings.image, `${NAME}-baseline`, settings);
 
 try {
   console.log(`Image ${settings.image}; ${RUNS} runs each; limits ${settings.memoryMB} MiB, ${settings.cpus} CPUs; load average ${load()}.`);

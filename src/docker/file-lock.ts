@@ -7,7 +7,8 @@ export function stateDir(env: Record<string, string | undefined> = process.env):
   return join(env.XDG_STATE_HOME || join(homedir(), ".local", "state"), "coderunner");
 }
 
-function alive(pid: number): boolean {
+/** True while process `pid` exists (also when it belongs to another user). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -38,7 +39,7 @@ export async function withFileLock<T>(path: string, work: () => Promise<T>, opti
       } catch {
         continue; // released between our open and read
       }
-      if (Number.isInteger(holder) && !alive(holder)) {
+      if (Number.isInteger(holder) && !processAlive(holder)) {
         rmSync(path, { force: true });
         continue;
       }

@@ -1,6 +1,6 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { stateDir } from "../docker/file-lock";
+import { processAlive, stateDir } from "../docker/file-lock";
 import { AppError } from "../errors";
 
 /** Who serves an instance: the host process and where it listens. */
@@ -13,20 +13,11 @@ function lockPath(instance: string): string {
   return join(stateDir(), `host-${instance.replace(/[^\w.-]+/g, "_")}.json`);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as { code?: string }).code === "EPERM";
-  }
-}
-
 /** The live host of `instance`, or undefined (a record left by a dead process does not count). */
 export function readHost(instance: string): HostRecord | undefined {
   try {
     const record = JSON.parse(readFileSync(lockPath(instance), "utf8")) as HostRecord;
-    return Number.isInteger(record.pid) && alive(record.pid) ? record : undefined;
+    return Number.isInteger(record.pid) && processAlive(record.pid) ? record : undefined;
   } catch {
     return undefined;
   }

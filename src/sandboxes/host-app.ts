@@ -3,6 +3,7 @@ import { AppError } from "../errors";
 import type { Logger } from "../log";
 import { apiKeyGuard } from "../server/auth";
 import { bodyParsing, errorHandling } from "../server/http-errors";
+import { matchesMetadata, parseMetadataFilter } from "../server/metadata-filter";
 import { errors, Success } from "../server/models/common";
 import { CreateSessionBody, KillBody, SandboxEntry, SandboxesQuery, SeedCreateSession, SessionIdParams, Usage } from "../server/models/sessions";
 import { VERSION } from "../version";
@@ -17,22 +18,6 @@ export interface HostAppDeps {
 }
 
 type Entry = typeof SandboxEntry.static;
-
-function matches(metadata: Record<string, unknown>, filter: Record<string, unknown> | undefined): boolean {
-  return !filter || Object.entries(filter).every(([key, value]) => JSON.stringify(metadata[key]) === JSON.stringify(value));
-}
-
-function metadataFilter(raw: string | undefined): Record<string, unknown> | undefined {
-  if (raw === undefined || raw === "") return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw new AppError("INVALID_REQUEST", "The metadata query parameter must be a JSON object.");
-  }
-  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new AppError("INVALID_REQUEST", "The metadata query parameter must be a JSON object.");
-  return parsed as Record<string, unknown>;
-}
 
 /** Asks every sandbox in parallel; those that do not answer within `timeoutMs` are left out. */
 async function fromEach<T>(targets: SandboxAPI[], call: (api: SandboxAPI) => Promise<T>): Promise<T[]> {
@@ -125,7 +110,7 @@ export function createHostApp(deps: HostAppDeps) {
     .get(
       "/v1/sessions/sandboxes",
       async ({ query }) => {
-        const filter = metadataFilter(query.metadata);
+        const filter = parseMetadataFilter(query.metadata);
         const inDefault = await manager.defaultTarget.json<Entry[]>("GET", "/v1/sessions/sandboxes", undefined, 3000).catch(() => [] as Entry[]);
         const own: Entry[] = manager.list().map((session) => ({
           sandbox_id: session.id,
@@ -136,7 +121,7 @@ export function createHostApp(deps: HostAppDeps) {
           started_at: session.createdAt.toISOString(),
           end_at: session.endsAt === undefined ? null : new Date(session.endsAt).toISOString(),
         }));
-        return [...inDefault, ...own].filter((entry) => matches(entry.metadata, filter)).slice(0, query.limit ?? undefined);
+        return [...inDefault, ...own].filter((entry) => matchesMetadata(entry.metadata, filter)).slice(0, query.limit ?? undefined);
       },
       { query: SandboxesQuery, response: { 200: t.Array(SandboxEntry), ...errors(400, 422) } },
     )

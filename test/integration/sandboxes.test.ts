@@ -16,6 +16,7 @@ import { LABEL } from "../../src/docker/container-spec";
 import { DockerClient } from "../../src/docker/docker-client";
 import { startHostMode, type HostMode } from "../../src/host/host-mode";
 import { silentLogger } from "../../src/log";
+import { jsonCaller } from "../helpers/http";
 import { engineAnswers, TEST_IMAGE, testImage } from "../helpers/image";
 
 setDefaultTimeout(180_000);
@@ -31,20 +32,7 @@ const diskDir = join(stateHome, "disks");
 let host: HostMode;
 let url: string;
 
-async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const init: RequestInit = { method, headers: { ...headers } };
-  if (body !== undefined) {
-    init.body = typeof body === "string" || body instanceof FormData ? body : JSON.stringify(body);
-    if (!(body instanceof FormData) && typeof body !== "string") (init.headers as Record<string, string>)["content-type"] = "application/json";
-  }
-  const response = await fetch(`${url}${path}`, init);
-  const text = await response.text();
-  let parsed: any = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {}
-  return { status: response.status, body: parsed, headers: response.headers };
-}
+const call = jsonCaller(() => url);
 
 const run = async (session: string | undefined, command: string, options: { language?: string; timeout?: number } = {}) => {
   const response = await call("POST", "/execute", { command, session_id: session, language: options.language ?? "python", timeout: options.timeout ?? 60 });

@@ -1,7 +1,7 @@
 import { Elysia, t } from "elysia";
-import { AppError } from "../../errors";
 import { cpuSeconds, rssBytes } from "../../kernels/proc-stats";
 import type { Session, SessionStore } from "../../kernels/session-store";
+import { matchesMetadata, parseMetadataFilter } from "../metadata-filter";
 import { errors, Success } from "../models/common";
 import { CreateSessionBody, KillBody, SandboxEntry, SandboxesQuery, SeedCreateSession, SessionIdParams, SessionInfo, Usage } from "../models/sessions";
 
@@ -38,20 +38,6 @@ export function usageOf(session: Session, now: number = Date.now()): typeof Usag
     kernel,
     shell,
   };
-}
-
-function parseMetadataFilter(raw: string | undefined): Record<string, unknown> | undefined {
-  if (raw === undefined || raw === "") return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw new AppError("INVALID_REQUEST", "The metadata query parameter must be a JSON object.");
-  }
-  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
-    throw new AppError("INVALID_REQUEST", "The metadata query parameter must be a JSON object.");
-  }
-  return parsed as Record<string, unknown>;
 }
 
 /** Session routes of both sources: the seed's `/sessions` and the InstaVM SDK's `/v1/sessions/...`. */
@@ -125,7 +111,7 @@ export function sessionRoutes(sessions: SessionStore) {
         const filter = parseMetadataFilter(query.metadata);
         const matching = sessions
           .list()
-          .filter((session) => !filter || Object.entries(filter).every(([key, value]) => JSON.stringify(session.metadata[key]) === JSON.stringify(value)))
+          .filter((session) => matchesMetadata(session.metadata, filter))
           .slice(0, query.limit ?? undefined);
         return matching.map((session) => ({
           sandbox_id: session.id,

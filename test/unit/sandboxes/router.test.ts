@@ -4,6 +4,7 @@ import { createHostApp } from "../../../src/sandboxes/host-app";
 import { type ManagerOptions, SandboxManager } from "../../../src/sandboxes/manager";
 import { fieldOf, HostRouter, routeKey } from "../../../src/sandboxes/router";
 import { PROXY_HEADER } from "../../../src/sandboxes/forward";
+import { jsonCaller } from "../../helpers/http";
 import { waitFor } from "../../helpers/serve-process";
 import { FakeBackend } from "./fakes";
 
@@ -37,20 +38,7 @@ async function host(options: { backend?: FakeBackend; apiKey?: string; manager?:
   const router = new HostRouter({ manager, hostApp, apiKey: options.apiKey, instance: "unit", maxBodyBytes: 1 << 20, maxUploadBytes: 8 << 20, log: silentLogger });
   const { url } = router.listen("127.0.0.1", 0);
   cleanups.push(() => backend.dispose(), () => manager.stop(), () => router.stop());
-  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const init: RequestInit = { method, headers: { ...headers } };
-    if (body !== undefined) {
-      init.body = typeof body === "string" || body instanceof FormData ? body : JSON.stringify(body);
-      if (!(body instanceof FormData)) (init.headers as Record<string, string>)["content-type"] ??= "application/json";
-    }
-    const response = await fetch(`${url}${path}`, init);
-    const text = await response.text();
-    let parsed: any = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {}
-    return { status: response.status, body: parsed, headers: response.headers };
-  };
+  const call = jsonCaller(url);
   const newSession = async (body: unknown = {}) => {
     const created = await call("POST", "/v1/sessions/session", body);
     expect(created.status).toBe(200);
