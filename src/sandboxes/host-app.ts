@@ -3,7 +3,7 @@ import { AppError } from "../errors";
 import type { Logger } from "../log";
 import { apiKeyGuard } from "../server/auth";
 import { bodyParsing, errorHandling } from "../server/http-errors";
-import { matchesMetadata, parseMetadataFilter } from "../server/metadata-filter";
+import { matchesMetadata, parseMetadataFilter, sandboxEntry } from "../server/sandbox-list";
 import { errors, Success } from "../server/models/common";
 import { CreateSessionBody, KillBody, SandboxEntry, SandboxesQuery, SeedCreateSession, SessionIdParams, Usage } from "../server/models/sessions";
 import { VERSION } from "../version";
@@ -112,15 +112,9 @@ export function createHostApp(deps: HostAppDeps) {
       async ({ query }) => {
         const filter = parseMetadataFilter(query.metadata);
         const inDefault = await manager.defaultTarget.json<Entry[]>("GET", "/v1/sessions/sandboxes", undefined, 3000).catch(() => [] as Entry[]);
-        const own: Entry[] = manager.list().map((session) => ({
-          sandbox_id: session.id,
-          template_id: null,
-          name: typeof session.metadata.name === "string" ? session.metadata.name : session.id,
-          metadata: session.metadata,
-          status: "active",
-          started_at: session.createdAt.toISOString(),
-          end_at: session.endsAt === undefined ? null : new Date(session.endsAt).toISOString(),
-        }));
+        const own: Entry[] = manager.list().map((session) =>
+          sandboxEntry({ ...session, endsAt: session.endsAt === undefined ? undefined : new Date(session.endsAt) }),
+        );
         return [...inDefault, ...own].filter((entry) => matchesMetadata(entry.metadata, filter)).slice(0, query.limit ?? undefined);
       },
       { query: SandboxesQuery, response: { 200: t.Array(SandboxEntry), ...errors(400, 422) } },

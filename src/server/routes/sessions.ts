@@ -1,7 +1,7 @@
 import { Elysia, t } from "elysia";
 import { cpuSeconds, rssBytes } from "../../kernels/proc-stats";
 import type { Session, SessionStore } from "../../kernels/session-store";
-import { matchesMetadata, parseMetadataFilter } from "../metadata-filter";
+import { matchesMetadata, parseMetadataFilter, sandboxEntry } from "../sandbox-list";
 import { errors, Success } from "../models/common";
 import { CreateSessionBody, KillBody, SandboxEntry, SandboxesQuery, SeedCreateSession, SessionIdParams, SessionInfo, Usage } from "../models/sessions";
 
@@ -113,15 +113,7 @@ export function sessionRoutes(sessions: SessionStore) {
           .list()
           .filter((session) => matchesMetadata(session.metadata, filter))
           .slice(0, query.limit ?? undefined);
-        return matching.map((session) => ({
-          sandbox_id: session.id,
-          template_id: null,
-          name: typeof session.metadata.name === "string" ? session.metadata.name : session.id,
-          metadata: session.metadata,
-          status: "active",
-          started_at: session.createdAt.toISOString(),
-          end_at: session.endsAt?.toISOString() ?? null,
-        }));
+        return matching.map(sandboxEntry);
       },
       {
         query: SandboxesQuery,

@@ -22,3 +22,16 @@ export function parseMetadataFilter(raw: string | undefined): Record<string, unk
 export function matchesMetadata(metadata: Record<string, unknown>, filter: Record<string, unknown> | undefined): boolean {
   return !filter || Object.entries(filter).every(([key, value]) => JSON.stringify(metadata[key]) === JSON.stringify(value));
 }
+
+/** One entry of `GET /v1/sessions/sandboxes`, with the names the InstaVM client reads. */
+export function sandboxEntry(session: { id: string; metadata: Record<string, unknown>; createdAt: Date; endsAt?: Date }) {
+  return {
+    sandbox_id: session.id,
+    template_id: null,
+    name: typeof session.metadata.name === "string" ? session.metadata.name : session.id,
+    metadata: session.metadata,
+    status: "active",
+    started_at: session.createdAt.toISOString(),
+    end_at: session.endsAt?.toISOString() ?? null,
+  };
+}
