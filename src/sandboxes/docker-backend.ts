@@ -240,7 +240,13 @@ export class DockerBackend implements SandboxBackend {
 
   async remove(id: string): Promise<void> {
     const info = await this.docker.inspectContainer(id);
-    await this.docker.removeContainer(id, { force: true, volumes: true });
+    try {
+      await this.docker.removeContainer(id, { force: true, volumes: true });
+    } catch (error) {
+      // Two removals at once (a close racing the sweeper): the Engine does it once; wait for it.
+      if (!(error instanceof DockerAPIError && error.status === 409)) throw error;
+      for (let i = 0; i < 100 && (await this.docker.inspectContainer(id)); i++) await Bun.sleep(100);
+    }
     const name = info?.Name.replace(/^\//, "");
     if (name) await this.disks.release(name).catch((error) => this.log.warn(`Releasing the disk of ${name}: ${messageOf(error)}`));
   }
