@@ -26,6 +26,7 @@ export const SETTINGS = {
   python: s({ env: "CODERUNNER_PYTHON", kind: "string", default: "/usr/bin/python3", doc: "Python interpreter that has jupyter_server and ipykernel." }),
   kernelPoolSize: s({ env: "CODERUNNER_KERNEL_POOL_SIZE", kind: "int", default: 2, min: 0, doc: "Idle kernels kept warm for new sessions." }),
   kernelPoolRefill: s({ env: "CODERUNNER_KERNEL_POOL_REFILL", kind: "bool", default: true, doc: "Replace pool kernels as they are handed out; false keeps only the first ones (a sandbox serving one session)." }),
+  oneSession: s({ env: "CODERUNNER_ONE_SESSION", kind: "bool", default: false, doc: "This server serves one session, in a sandbox of its own (set by the host): the session works in the workspace itself, where kernels start." }),
   maxSessions: s({ env: "CODERUNNER_MAX_SESSIONS", kind: "int", default: 64, min: 1, doc: "Execution sessions open at once; more answer 429." }),
   sessionIdleSeconds: s({ env: "CODERUNNER_SESSION_IDLE_SECONDS", kind: "number", default: 3600, min: 1, doc: "An execution session unused this long is closed and its kernel released." }),
   defaultTimeoutSeconds: s({ env: "CODERUNNER_DEFAULT_TIMEOUT", kind: "number", default: 30, min: 0.001, doc: "Timeout of a run whose request gives none, in seconds." }),

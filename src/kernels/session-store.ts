@@ -63,6 +63,12 @@ export interface SessionStoreOptions {
   pool: KernelPool;
   /** The sandbox's file area; sessions work in `<workspace>/sessions/<id>`. */
   workspace: string;
+  /**
+   * A server whose one session is its sandbox's: the session works in the workspace itself, where
+   * the kernels start, so opening it makes no directory and runs no setup cell unless it has an
+   * environment of its own (closing it keeps the files: the sandbox goes with them).
+   */
+  oneSession?: boolean;
   idleSeconds: number;
   maxSessions: number;
   log: Logger;
@@ -127,12 +133,12 @@ export class SessionStore {
     if (this.sessions.size >= this.options.maxSessions) {
       throw new AppError("TOO_MANY_SESSIONS", `At most ${this.options.maxSessions} sessions may be open; close one first.`);
     }
-    const dir = join(this.options.workspace, "sessions", id);
+    const dir = this.options.oneSession ? this.options.workspace : join(this.options.workspace, "sessions", id);
     const session = new Session(id, dir, options, this.clock());
     // Counted at once, so concurrent creations cannot pass the limit while a directory is being made.
     this.sessions.set(id, session);
     try {
-      const made = (this.options.directories ?? localDirectories).create(dir);
+      const made = this.options.oneSession ? undefined : (this.options.directories ?? localDirectories).create(dir);
       if (made) await made;
       if ((options.language ?? "python") === "python") await this.kernelFor(session);
     } catch (error) {
@@ -192,7 +198,8 @@ export class SessionStore {
     }
     const kernel = await this.options.pool.acquire();
     try {
-      await kernel.runSilently(sessionSetupCode(session));
+      // A kernel starts in the workspace: a session working there with no environment of its own needs no setup.
+      if (!(this.options.oneSession && Object.keys(session.env).length === 0)) await kernel.runSilently(sessionSetupCode(session));
     } catch (error) {
       void kernel.shutdown({ kill: true });
       throw error;
@@ -240,7 +247,7 @@ export class SessionStore {
     session.queue.cancelPending(new AppError("SESSION_GONE", `Session ${id} was closed before this run started.`));
     session.shell?.close();
     await session.kernel?.shutdown();
-    if (!options.keepFiles) await (this.options.directories ?? localDirectories).remove(session.dir);
+    if (!options.keepFiles && !this.options.oneSession) await (this.options.directories ?? localDirectories).remove(session.dir);
     return true;
   }
 

@@ -53,8 +53,11 @@ export function hostAddresses(): string[] {
   return [...new Set(found)];
 }
 
-/** The environment of a session sandbox's server: one warm kernel, no spare, no idle expiry of its own (the host decides). */
-const SESSION_SERVER_ENV = ["CODERUNNER_KERNEL_POOL_SIZE=1", "CODERUNNER_KERNEL_POOL_REFILL=false", "CODERUNNER_SESSION_IDLE_SECONDS=315360000"];
+/**
+ * The environment of a session sandbox's server: one session, working in the workspace itself; one
+ * warm kernel, no spare; no idle expiry of its own (the host decides).
+ */
+const SESSION_SERVER_ENV = ["CODERUNNER_ONE_SESSION=true", "CODERUNNER_KERNEL_POOL_SIZE=1", "CODERUNNER_KERNEL_POOL_REFILL=false", "CODERUNNER_SESSION_IDLE_SECONDS=315360000"];
 
 /**
  * Sandboxes as Docker containers of the CodeRunner image, one per session plus the default one,

@@ -47,7 +47,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   const jupyter = new JupyterServer({
     python: config.python,
     rootDir: confinement.jupyterRoot(config),
-    kernelUser: confinement.kernelUser,
+    // One session per sandbox: its kernels start where it works, so opening it needs no chdir.
+    kernelUser: confinement.kernelUser && config.oneSession ? { ...confinement.kernelUser, cwd: config.workspace } : confinement.kernelUser,
     startTimeoutMs: config.jupyterStartTimeoutSeconds * 1000,
     log,
     onDown: () => {
@@ -66,6 +67,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   sessions = new SessionStore({
     pool,
     workspace: config.workspace,
+    oneSession: config.oneSession,
     idleSeconds: config.sessionIdleSeconds,
     maxSessions: config.maxSessions,
     log,

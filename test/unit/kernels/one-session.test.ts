@@ -1,0 +1,55 @@
+import { describe, expect, test } from "bun:test";
+import { silentLogger } from "../../../src/log";
+import type { KernelPool } from "../../../src/kernels/kernel-pool";
+import type { PythonKernel } from "../../../src/kernels/python-kernel";
+import { SessionStore } from "../../../src/kernels/session-store";
+
+/** A kernel that records the setup cells it was asked to run. */
+function fakeKernel(ran: string[]) {
+  return { usable: true, runSilently: async (code: string) => void ran.push(code), shutdown: async () => {} } as unknown as PythonKernel;
+}
+
+function store(oneSession: boolean, ran: string[], made: string[]) {
+  const pool = { acquire: async () => fakeKernel(ran) } as unknown as KernelPool;
+  return new SessionStore({
+    pool,
+    workspace: "/work/space",
+    oneSession,
+    idleSeconds: 60,
+    maxSessions: 4,
+    log: silentLogger,
+    directories: { create: (path) => void made.push(path), remove: (path) => void made.push(`-${path}`) },
+  });
+}
+
+describe("a server of one session (its sandbox's)", () => {
+  test("the session works in the workspace itself: no directory made, no setup cell, files kept on close", async () => {
+    const ran: string[] = [];
+    const made: string[] = [];
+    const sessions = store(true, ran, made);
+    const session = await sessions.create({});
+    expect(session.dir).toBe("/work/space");
+    expect(ran).toEqual([]);
+    await sessions.close(session.id);
+    expect(made).toEqual([]);
+  });
+
+  test("an environment of its own is still set in the kernel", async () => {
+    const ran: string[] = [];
+    const sessions = store(true, ran, []);
+    await sessions.create({ env: { STAGE: "test" } });
+    expect(ran).toHaveLength(1);
+    expect(ran[0]).toContain('"STAGE":"test"');
+  });
+
+  test("a shared server keeps a directory per session, set up in its kernel", async () => {
+    const ran: string[] = [];
+    const made: string[] = [];
+    const sessions = store(false, ran, made);
+    const session = await sessions.create({});
+    expect(session.dir).toBe(`/work/space/sessions/${session.id}`);
+    expect(ran[0]).toContain(`chdir("/work/space/sessions/${session.id}")`);
+    await sessions.close(session.id);
+    expect(made).toEqual([session.dir, `-${session.dir}`]);
+  });
+});
