@@ -60,7 +60,7 @@ export class PythonKernel {
     kernel.pidCache = findProcesses(`kernel-${model.id}.json`)[0];
     // IPython sets up its display formatters and compiler caches on the first cell; pay for that
     // now, while the kernel waits in the pool, rather than in a session's first run.
-    await kernel.connection.requestExecute({ code: "None", silent: false, store_history: false }).done;
+    await kernel.connection.requestExecute({ code: "print(end=\"\")\nNone", silent: false, store_history: false }).done;
     return kernel;
   }
 

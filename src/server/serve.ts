@@ -107,6 +107,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     }
     const app = createApp({
       log,
+      // A sandbox of one session is started ahead of its client (the warm pool): its first calls should not pay for compiling.
+      precompile: config.oneSession,
       apiKey: config.apiKey,
       maxBodyBytes: config.maxBodyBytes,
       sessions,
