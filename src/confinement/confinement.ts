@@ -6,6 +6,7 @@ import { userEnvironment } from "../kernels/environment";
 import type { KernelUser } from "../kernels/jupyter-server";
 import { capabilitiesOf, namesOf } from "./capabilities";
 import { CHROMIUM_WRAPPER, sandboxAccount, SANDBOX_USER, SERVER_USER, SHELL_SCRIPTS_DIR, STATE_ROOT, USER_OOM_SCORE_ADJ } from "./layout";
+import { RunProcesses } from "./run-processes";
 import { asUser, type UserCommandOptions } from "./user-command";
 
 /**
@@ -32,6 +33,8 @@ export interface Confinement {
   files(config: Config): SandboxUserFiles | undefined;
   /** The executable Playwright starts for `chromium`. */
   chromium(chromium: string): string;
+  /** Ends what a stopped run started, as the sandbox user's processes (undefined: runs are interrupted as Jupyter and bash do it). */
+  readonly runProcesses: RunProcesses | undefined;
   /** The `isolation` field of `GET /health`. */
   health(): Isolation;
 }
@@ -88,6 +91,7 @@ export function processConfinement(): Confinement {
     jupyterRoot: (config) => config.workspace,
     files: () => undefined,
     chromium: (chromium) => chromium,
+    runProcesses: undefined,
     health: () => {
       const capabilities = effectiveCapabilities();
       return { mode: "process", user_uid: uid, server_uid: uid, egress: "on", firewall: "none", server_capabilities: capabilities, user_capabilities: capabilities };
@@ -123,6 +127,7 @@ export function containerConfinement(record: BootRecord): Confinement {
         stagingDir: join(config.workspace, ".uploads"),
       })),
     chromium: () => CHROMIUM_WRAPPER,
+    runProcesses: new RunProcesses(account.uid),
     health: () => ({
       mode: "container",
       user_uid: account.uid,
