@@ -3,7 +3,8 @@
 # (holding CAP_SETUID/CAP_SETGID) and gives this file to Playwright as the browser executable: it
 # drops to the sandbox user (CODERUNNER_SANDBOX_UID, which the boot put in the server's environment;
 # 1000 by default) with no groups and no capabilities, within the user's process budget
-# (CODERUNNER_USER_PROCESSES as RLIMIT_NPROC, set before the drop; 0 for none), then runs Chromium
+# (CODERUNNER_USER_PROCESSES as RLIMIT_NPROC, and with it the lowest priority, set before the drop;
+# 0 for none: see SandboxAccount in src/confinement/layout.ts), then runs Chromium
 # with a profile that user owns (Playwright's own profile directory is private to the server),
 # removed when Chromium exits. Playwright talks to Chromium over inherited pipes, which survive the
 # drop. A renderer taken over by a page so gets no more than the sandbox user's code already has.
@@ -28,5 +29,5 @@ set -- /bin/sh -c '
   exit "$status"
 ' chromium-as-sandbox-user "$chromium" "$@"
 set -- /usr/bin/setpriv --reuid="$uid" --regid="$uid" --clear-groups --inh-caps=-all --ambient-caps=-all --no-new-privs -- "$@"
-[ "$processes" = 0 ] || set -- /usr/bin/prlimit --nproc="$processes:$processes" -- "$@"
+[ "$processes" = 0 ] || set -- /usr/bin/prlimit --nproc="$processes:$processes" -- /usr/bin/nice -n 19 -- "$@"
 exec "$@"

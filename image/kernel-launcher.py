@@ -9,7 +9,7 @@ Jupyter starts this as the server user, which holds CAP_SETUID/CAP_SETGID/CAP_KI
 capabilities. It then
 1. reads the connection file (private to the server) into an anonymous memory file,
 2. raises its own oom_score_adj, so the OOM killer takes user code before the server, and sets the
-   sandbox user's process budget (RLIMIT_NPROC, soft and hard) when the handoff has one,
+   sandbox user's process budget (RLIMIT_NPROC, soft and hard) and niceness when the handoff has them,
 3. drops to the sandbox user with no supplementary groups, clears the ambient capabilities (a
    non-root to non-root setuid keeps the permitted ones) and sets no_new_privs,
 4. swaps the server's environment for the user's and execs itself: after the exec the process has
@@ -55,6 +55,8 @@ def drop_to_sandbox_user(handoff):
         # Before the switch: the user cannot raise it, and a user already at its budget fails the
         # exec below (EAGAIN) rather than running one process more.
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+    if handoff.get("nice") is not None:
+        os.nice(handoff["nice"])
 
     uid, gid = handoff["uid"], handoff["gid"]
     os.setgroups([])

@@ -109,7 +109,7 @@ export function sandboxEnvironment(env: Record<string, string | undefined> = pro
 /** Confined: set up by the boot (`record`), the server is `coderunner-server` and code runs as `coderunner` with the record's uid. */
 export function containerConfinement(record: BootRecord): Confinement {
   const account = sandboxAccount(record.sandboxUid, record.userProcesses ?? undefined);
-  const user = { uid: account.uid, gid: account.gid, processes: account.processes };
+  const user = { uid: account.uid, gid: account.gid, processes: account.processes, niceness: account.niceness };
   const command = (argv: string[], options?: UserCommandOptions) => asUser(user, argv, options);
   let files: SandboxUserFiles | undefined;
   return {

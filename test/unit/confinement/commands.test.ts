@@ -28,6 +28,7 @@ describe("commands as the sandbox user", () => {
   test("a process budget is set by prlimit, soft and hard, before the switch", () => {
     const budget = { uid: 234567, gid: 234567, processes: 192 };
     expect(dropTo(budget)).toEqual(["/usr/bin/prlimit", "--nproc=192:192", "--", ...dropTo({ uid: 234567, gid: 234567 })]);
+    expect(dropTo(sandboxAccount(234567, 192))).toEqual(["/usr/bin/prlimit", "--nproc=192:192", "--", "/usr/bin/nice", "-n", "19", "--", ...dropTo({ uid: 234567, gid: 234567 })]);
     expect(asUser(budget, ["/bin/bash"], { cwd: "/w" }).slice(0, 3)).toEqual(["/usr/bin/prlimit", "--nproc=192:192", "--"]);
     expect(() => dropTo({ ...budget, processes: 0 })).toThrow(RangeError);
   });
@@ -42,7 +43,8 @@ describe("commands as the sandbox user", () => {
     const switches = (user: { uid: number; gid: number; processes?: number }) =>
       dropTo(user).join(" ").replace("=4242:4242", '="$processes:$processes"').replace("--reuid=4242 --regid=4242", '--reuid="$uid" --regid="$uid"');
     expect(chromiumWrapper).toContain(`set -- ${switches({ uid: 4242, gid: 4242 })} "$@"`);
-    expect(chromiumWrapper).toContain(`set -- ${switches({ uid: 4242, gid: 4242, processes: 4242 }).split(" -- ")[0]} -- "$@"`);
+    const budget = switches({ ...sandboxAccount(4242, 4242) });
+    expect(chromiumWrapper).toContain(`set -- ${budget.slice(0, budget.indexOf(" /usr/bin/setpriv"))} "$@"`);
     expect(chromiumWrapper).toContain(`HOME=${SANDBOX_USER.home}`);
     expect(dockerfile).toContain(CHROMIUM_WRAPPER);
   });
@@ -52,7 +54,7 @@ describe("commands as the sandbox user", () => {
     chmodSync(dir, 0o755); // the sandbox uid runs the fake Chromium from here
     try {
       const fake = join(dir, "chromium");
-      writeFileSync(fake, '#!/bin/sh\nid -u; id -G; grep "^Max processes" /proc/self/limits | tr -s " "; echo "$@"\n', { mode: 0o755 });
+      writeFileSync(fake, '#!/bin/sh\nid -u; id -G; grep "^Max processes" /proc/self/limits | tr -s " "; echo "$@"; cut -d " " -f 19 /proc/$$/stat\n', { mode: 0o755 });
       const run = (env: Record<string, string>) => {
         const proc = Bun.spawnSync(["sh", "image/chromium-as-sandbox-user.sh", "--headless", "--user-data-dir=/server/private"], { env: { PATH: "/usr/bin:/bin", CODERUNNER_CHROMIUM: fake, ...env } });
         return { code: proc.exitCode, out: proc.stdout.toString().split("\n"), err: proc.stderr.toString() };
@@ -60,9 +62,11 @@ describe("commands as the sandbox user", () => {
       const budget = run({ CODERUNNER_SANDBOX_UID: "234567", CODERUNNER_USER_PROCESSES: "77" });
       expect(budget.out.slice(0, 3)).toEqual(["234567", "234567", "Max processes 77 77 processes "]);
       expect(budget.out[3]).toMatch(/^--headless --user-data-dir=\/tmp\/coderunner-chromium-\w+$/);
+      expect(budget.out[4]).toBe("19");
       const plain = run({});
       expect(plain.out[0]).toBe("1000");
       expect(plain.out[2]).not.toContain(" 77 ");
+      expect(plain.out[4]).toBe("0");
       expect(run({ CODERUNNER_SANDBOX_UID: "0" })).toMatchObject({ code: 2, err: expect.stringContaining("bad CODERUNNER_SANDBOX_UID") });
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -106,7 +110,7 @@ describe("the boot's hand-over to the server", () => {
 
   test("the sandbox user: the host's uid under the image's name and home, with its budget", () => {
     expect(bootAccount({ sandboxUid: 1000, userProcesses: 0 })).toEqual({ name: "coderunner", uid: 1000, gid: 1000, home: "/home/coderunner" });
-    expect(bootAccount({ sandboxUid: 234567, userProcesses: 192 })).toEqual({ name: "coderunner", uid: 234567, gid: 234567, home: "/home/coderunner", processes: 192 });
+    expect(bootAccount({ sandboxUid: 234567, userProcesses: 192 })).toEqual({ name: "coderunner", uid: 234567, gid: 234567, home: "/home/coderunner", processes: 192, niceness: 19 });
     expect(() => bootAccount({ sandboxUid: 65534, userProcesses: 0 })).toThrow(BootError);
     expect(() => bootAccount({ sandboxUid: 2 ** 31, userProcesses: 0 })).toThrow(BootError);
     expect(extraUsersEntries(sandboxAccount(234567))).toEqual({
