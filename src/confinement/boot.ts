@@ -209,7 +209,10 @@ function userDirectory(path: string, user: SandboxAccount, required: boolean, lo
   else if (stats.uid !== user.uid) log.warn(`${path} belongs to uid ${stats.uid}, not the sandbox user (${user.uid}); left as it is.`);
 }
 
-/** A world-writable temp directory (1777), made so by its owner: root, or the sandbox user for a volume it owns. */
+/**
+ * A world-writable temp directory (1777), made so by its owner: root, or the sandbox user for a
+ * volume it owns. One the image's user owns, in a sandbox with a uid of its own, goes to root first.
+ */
 async function tempDirectory(path: string, user: SandboxAccount, log: Logger): Promise<void> {
   const stats = lstatOrUndefined(path);
   if (!stats || stats.isSymbolicLink() || !stats.isDirectory()) {
@@ -218,7 +221,10 @@ async function tempDirectory(path: string, user: SandboxAccount, log: Logger): P
     return;
   }
   if ((stats.mode & 0o7777) === 0o1777) return;
-  if (stats.uid === 0) chmodSync(path, 0o1777);
+  if (stats.uid === SANDBOX_USER.uid && user.uid !== SANDBOX_USER.uid) {
+    chownSync(path, 0, 0);
+    chmodSync(path, 0o1777);
+  } else if (stats.uid === 0) chmodSync(path, 0o1777);
   else if (stats.uid === user.uid) await runAs(user, ["/bin/chmod", "1777", "--", path], `chmod 1777 ${path}`);
   else log.warn(`${path} belongs to uid ${stats.uid} and is not 1777; left as it is.`);
 }

@@ -1,4 +1,6 @@
+import { dlopen, FFIType } from "bun:ffi";
 import { readdirSync, readFileSync, statSync } from "node:fs";
+import { constants } from "node:os";
 
 /**
  * Ends what a stopped run left running, in a confined sandbox. A run that hits its timeout (or is
@@ -7,8 +9,8 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
  * kernel that hold it for good. So before the interrupt, the server (holding CAP_KILL) freezes the
  * kernel or shell that ran the code, stops every process of the sandbox user that the run started
  * under it, round after round until no new one appears, and kills them all; the interrupt then
- * reaches the kernel or shell while it is still frozen, so it forks nothing more, and keeps its
- * state.
+ * waits for the kernel or shell (its main thread) as it goes on, the run's processes never see it,
+ * and it keeps its state.
  *
  * "Started by the run": a process of the sandbox uid, started since the run began, in the session
  * of the kernel or shell (both lead a session of their own) or descended from it. What earlier runs
@@ -38,11 +40,23 @@ export interface ProcessTable {
   read(pid: number): ProcessFacts | undefined;
   /** Clock ticks since boot now: the unit of `ProcessFacts.start`. */
   now(): number;
-  /** Sends `signal`; false when the process is gone (or not ours to signal). */
+  /**
+   * Sends `signal`; false when the process is gone (or not ours to signal). SIGINT goes to the
+   * main thread: sent to a stopped process as a whole, it would go to whichever thread wakes first,
+   * and Python's KeyboardInterrupt would wait for the main thread's blocking call (a sleep) to end.
+   */
   signal(pid: number, signal: "SIGSTOP" | "SIGCONT" | "SIGKILL" | "SIGINT"): boolean;
 }
 
 const CLOCK_TICKS = 100; // USER_HZ, fixed at 100 on every Linux architecture.
+
+let libc: { tgkill: (tgid: number, tid: number, signal: number) => number } | undefined;
+
+/** `tgkill(2)`: a signal for one thread; Node and Bun only signal whole processes. */
+function signalThread(pid: number, tid: number, signal: number): boolean {
+  libc ??= dlopen("libc.so.6", { tgkill: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 } }).symbols;
+  return libc.tgkill(pid, tid, signal) === 0;
+}
 
 /** Parses `/proc/<pid>/stat` (the command name may hold spaces and parentheses). */
 export function parseStat(pid: number, text: string, uid: number): ProcessFacts | undefined {
@@ -67,6 +81,7 @@ export const procTable: ProcessTable = {
   },
   now: () => Math.floor(Number(readFileSync("/proc/uptime", "latin1").split(" ")[0]) * CLOCK_TICKS),
   signal(pid, signal) {
+    if (signal === "SIGINT") return signalThread(pid, pid, constants.signals.SIGINT);
     try {
       process.kill(pid, signal);
       return true;
@@ -148,7 +163,7 @@ export class RunProcesses {
     };
   }
 
-  /** SIGINT to `root` alone (a frozen one gets it as it resumes); false when it is gone or not the sandbox user's. */
+  /** SIGINT to `root` alone, its main thread (a frozen one gets it as it resumes); false when it is gone or not the sandbox user's. */
   interrupt(root: number): boolean {
     return this.owned(root) && this.table.signal(root, "SIGINT");
   }

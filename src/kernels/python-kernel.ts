@@ -165,7 +165,8 @@ export class PythonKernel {
   /**
    * Stops a run in a confined sandbox: freezes the kernel, ends every process the run started
    * (`RunProcesses.halt`), sends SIGINT to the kernel alone (the run's processes are gone, and so
-   * cannot turn into copies of the kernel) and lets it go on, for `graceMs` to answer. Once it
+   * cannot turn into copies of the kernel; it forks nothing before it sees it) and lets it go on,
+   * for `graceMs` to answer. Once it
    * answered, what it forked meanwhile is ended too, and it reaps its own children among the ended.
    *
    * A kernel that forks in a loop rarely answers: the signal arrives inside fork(), and Python

@@ -148,4 +148,16 @@ describe("reading /proc", () => {
     expect(self.start).toBeLessThanOrEqual(procTable.now());
     expect(procTable.pids()).toContain(process.pid);
   });
+
+  test.skipIf(process.platform !== "linux")("SIGINT reaches a child's main thread, whether it runs or is stopped", async () => {
+    for (const stopped of [false, true]) {
+      const child = Bun.spawn(["sleep", "30"]);
+      if (stopped) expect(procTable.signal(child.pid, "SIGSTOP")).toBe(true);
+      expect(procTable.signal(child.pid, "SIGINT")).toBe(true);
+      if (stopped) procTable.signal(child.pid, "SIGCONT");
+      await child.exited;
+      expect(child.signalCode).toBe("SIGINT");
+    }
+    expect(procTable.signal(2 ** 22 + 7, "SIGINT")).toBe(false);
+  });
 });
