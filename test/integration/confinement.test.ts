@@ -324,14 +324,18 @@ print(json.dumps(out))`,
     const { body } = await call(sandbox, "POST", "/sessions", {});
     const fresh = await run(sandbox, "import sys\nprint(sys.argv[0])", "python", { session_id: body.session_id });
     expect(fresh.stdout).toBe("/usr/local/lib/coderunner/kernel-launcher.py\n");
-    const traces = await run(sandbox, "cat /tmp/hook-ran 2>/dev/null; echo; cat /tmp/spec-ran 2>/dev/null || echo no-spec", "bash");
-    const lines = traces.stdout.trim().split("\n").filter(Boolean);
+    // The pool's replacement starts in the background: wait for its trace rather than race it.
+    const lines = await until("a kernel started after the planting", async () => {
+      const traces = await run(sandbox, "cat /tmp/hook-ran 2>/dev/null; echo; cat /tmp/spec-ran 2>/dev/null || echo no-spec", "bash");
+      const found = traces.stdout.trim().split("\n").filter(Boolean);
+      return found.length > 1 ? found : undefined;
+    }, 30_000);
     expect(lines.at(-1)).toBe("no-spec");
     // The hook does run (so this test can see one that ran elsewhere), but only inside kernels, as the sandbox user with nothing.
     expect(lines.length).toBeGreaterThan(1);
     for (const line of lines.slice(0, -1)) expect(line).toBe("1000 0000000000000000");
     await call(sandbox, "DELETE", `/sessions/${body.session_id}`);
-  });
+ }, 60_000);
 
   test("code cannot see or change the firewall; the rules are there when root looks", async () => {
     const bash = await run(sandboxes.confined!, "nft list ruleset 2>&1; echo list=$?; nft flush ruleset 2>&1; echo flush=$?; nft delete table inet coderunner 2>&1; echo delete=$?", "bash");
@@ -459,7 +463,7 @@ print(json.dumps(out))`,
     expect(owners).toEqual([1000]);
     const refused = await call(sandbox, "POST", "/v1/browser/interactions/navigate", { url: "http://169.254.169.254/latest/meta-data/", wait_timeout: 10_000 });
     expect(refused.status).toBe(502);
-  });
+ }, 120_000);
 
   test("egress off: nothing outside answers, DNS included, and refusals are immediate; loopback still works", async () => {
     const result = await probe(
