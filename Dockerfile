@@ -24,11 +24,17 @@ RUN apt-get update \
 
 # Code runs as `coderunner`, which may write only to its home, /app, /tmp and /var/tmp. The server
 # user of a confined sandbox owns nothing in the image: its state lives under /run/coderunner.
+# A session's sandbox runs code under a uid of its own (CODERUNNER_SANDBOX_UID), still named
+# `coderunner`: the confined boot writes its passwd and group lines to /run/extrausers, which
+# libnss-extrausers reads (first, so the name maps to that uid) through /var/lib/extrausers.
 RUN useradd --create-home --uid 1000 --user-group --shell /bin/bash coderunner \
  && groupadd --system --gid 990 coderunner-server \
  && useradd --system --uid 990 --gid 990 --no-create-home --home-dir /run/coderunner/server --shell /usr/sbin/nologin coderunner-server \
  && mkdir -p /home/coderunner/workspace /app \
- && chown -R coderunner:coderunner /home/coderunner /app
+ && chown -R coderunner:coderunner /home/coderunner /app \
+ && rm -rf /var/lib/extrausers && ln -s /run/extrausers /var/lib/extrausers \
+ && sed -i -E 's/^(passwd|group):([[:space:]]+)files$/\1:\2extrausers files/' /etc/nsswitch.conf \
+ && grep -q '^passwd:.*extrausers files' /etc/nsswitch.conf && grep -q '^group:.*extrausers files' /etc/nsswitch.conf
 
 # Matplotlib's font cache, built once here instead of on the first plot of every new container. The
 # confined boot copies it into a home that lacks it (an empty volume).

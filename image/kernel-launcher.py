@@ -8,7 +8,8 @@ Confined (`CODERUNNER_KERNEL_USER` in the environment, set by `coderunner serve`
 Jupyter starts this as the server user, which holds CAP_SETUID/CAP_SETGID/CAP_KILL as ambient
 capabilities. It then
 1. reads the connection file (private to the server) into an anonymous memory file,
-2. raises its own oom_score_adj, so the OOM killer takes user code before the server,
+2. raises its own oom_score_adj, so the OOM killer takes user code before the server, and sets the
+   sandbox user's process budget (RLIMIT_NPROC, soft and hard) and niceness when the handoff has them,
 3. drops to the sandbox user with no supplementary groups, clears the ambient capabilities (a
    non-root to non-root setuid keeps the permitted ones) and sets no_new_privs,
 4. swaps the server's environment for the user's and execs itself: after the exec the process has
@@ -17,6 +18,7 @@ The process keeps its PID throughout, so Jupyter's interrupts and kills reach th
 """
 import json
 import os
+import resource
 import sys
 
 HANDOFF = "CODERUNNER_KERNEL_USER"
@@ -48,6 +50,13 @@ def drop_to_sandbox_user(handoff):
     os.set_inheritable(memory, True)
     with open("/proc/self/oom_score_adj", "w") as oom:
         oom.write(str(handoff.get("oom_score_adj", 1000)))
+    nproc = handoff.get("nproc")
+    if nproc is not None:
+        # Before the switch: the user cannot raise it, and a user already at its budget fails the
+        # exec below (EAGAIN) rather than running one process more.
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+    if handoff.get("nice") is not None:
+        os.nice(handoff["nice"])
 
     uid, gid = handoff["uid"], handoff["gid"]
     os.setgroups([])

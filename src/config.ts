@@ -59,6 +59,8 @@ export const SETTINGS = {
   confine: s({ env: "CODERUNNER_CONFINE", kind: "bool", default: false, doc: "Inside the sandbox container, started as root: install the sandbox's firewall, then run the server and user code as two users (see src/confinement/)." }),
   egress: s({ env: "CODERUNNER_EGRESS", kind: "bool", default: true, doc: "With CODERUNNER_CONFINE: whether code may reach the internet (on) or nothing outside the sandbox, DNS included (off)." }),
   denyCIDRs: s({ env: "CODERUNNER_DENY_CIDRS", kind: "string", default: undefined, doc: "With CODERUNNER_CONFINE: comma-separated addresses or networks code may never reach (the host's own), on top of private and link-local ranges." }),
+  sandboxUid: s({ env: "CODERUNNER_SANDBOX_UID", kind: "int", default: 1000, min: 1000, doc: "With CODERUNNER_CONFINE: the uid and gid code runs as, named coderunner; the host gives each session's sandbox one of its own so process limits and signals never reach across sandboxes." }),
+  userProcesses: s({ env: "CODERUNNER_USER_PROCESSES", kind: "int", default: 0, min: 0, doc: "With CODERUNNER_CONFINE: most processes and threads code may have at once (RLIMIT_NPROC of the sandbox uid), below the container's pids limit so the server keeps room to run; 0 sets none." }),
 } as const;
 
 type Widen<D> = D extends string ? string : D extends number ? number : D extends boolean ? boolean : never;

@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, readFileSync, renameSync, type Stats, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, type Stats, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, sep } from "node:path";
 import type { Config } from "../config";
 import type { Logger } from "../log";
@@ -11,7 +11,10 @@ import {
   type Account,
   APP_DIR,
   BOOT_RECORD,
+  EXTRA_USERS_DIR,
   MATPLOTLIB_CACHE_SEED,
+  sandboxAccount,
+  type SandboxAccount,
   SANDBOX_USER,
   SERVER_STATE_DIR,
   SERVER_USER,
@@ -25,10 +28,13 @@ import { asUser, SETPRIV } from "./user-command";
  * The confined boot: `coderunner serve` started as root inside the container with
  * CODERUNNER_CONFINE=1. Before anything else runs it
  * 1. installs the firewall in the container's network namespace (firewall.ts);
- * 2. prepares the filesystem: the server's private state under /run/coderunner, and whatever an
- *    empty volume lacks (home, workspace, /app, a 1777 /tmp, the Matplotlib font cache) — acting in
- *    the sandbox user's directories only as that user, never as root;
- * 3. execs `coderunner serve` again as `coderunner-server` with CAP_SETUID, CAP_SETGID and CAP_KILL
+ * 2. names the sandbox user: `coderunner`, with the uid the host chose for this sandbox
+ *    (CODERUNNER_SANDBOX_UID, 1000 by default), written for libnss-extrausers under /run;
+ * 3. prepares the filesystem: the server's private state under /run/coderunner, and whatever an
+ *    empty volume lacks (home, workspace, /app, a 1777 /tmp, the Matplotlib font cache), the
+ *    image's home and /app handed to a sandbox uid other than the image's — acting in the sandbox
+ *    user's directories only as that user, never as root;
+ * 4. execs `coderunner serve` again as `coderunner-server` with CAP_SETUID, CAP_SETGID and CAP_KILL
  *    only (ambient, so Jupyter and the launchers it starts get them too), every other capability
  *    gone from the bounding set, `no_new_privs`, and SECBIT_NOROOT (uid 0 means nothing to an exec),
  *    behind tini when this is PID 1. No root process and no CAP_NET_ADMIN remain.
@@ -62,9 +68,57 @@ export function serverCommand(executable: string, pid: number): string[] {
   return [...serverDropArgv(), ...(pid === 1 ? [TINI, "--"] : []), executable, "serve"];
 }
 
-/** The server's environment: the container's, with a home and temp directory of its own. */
-export function serverEnvironment(env: Record<string, string | undefined>): Record<string, string | undefined> {
-  return { ...env, HOME: `${SERVER_STATE_DIR}/home`, TMPDIR: `${SERVER_STATE_DIR}/tmp`, USER: SERVER_USER.name, LOGNAME: SERVER_USER.name };
+/**
+ * The server's environment: the container's, with a home and temp directory of its own, and the
+ * sandbox user as the boot settled it (the Chromium wrapper reads it from there).
+ */
+export function serverEnvironment(env: Record<string, string | undefined>, user: SandboxAccount = SANDBOX_USER): Record<string, string | undefined> {
+  return {
+    ...env,
+    HOME: `${SERVER_STATE_DIR}/home`,
+    TMPDIR: `${SERVER_STATE_DIR}/tmp`,
+    USER: SERVER_USER.name,
+    LOGNAME: SERVER_USER.name,
+    CODERUNNER_SANDBOX_UID: String(user.uid),
+    CODERUNNER_USER_PROCESSES: String(user.processes ?? 0),
+  };
+}
+
+/** The sandbox user the host asked for; refuses a uid that is someone else's. */
+export function bootAccount(config: Pick<Config, "sandboxUid" | "userProcesses">): SandboxAccount {
+  const uid = config.sandboxUid;
+  if (!Number.isInteger(uid) || uid < SANDBOX_USER.uid || uid > 0x7fffffff || uid === 65534) {
+    throw new BootError(`CODERUNNER_SANDBOX_UID=${uid} cannot be the sandbox user: it must be ${SANDBOX_USER.uid} or more, below 2^31, and not nobody (65534).`);
+  }
+  return sandboxAccount(uid, config.userProcesses > 0 ? config.userProcesses : undefined);
+}
+
+/** The passwd and group lines that name `user` `coderunner` for libnss-extrausers. */
+export function extraUsersEntries(user: SandboxAccount): { passwd: string; group: string } {
+  return { passwd: `${user.name}:x:${user.uid}:${user.gid}:CodeRunner sandbox user:${user.home}:/bin/bash\n`, group: `${user.name}:x:${user.gid}:\n` };
+}
+
+/**
+ * Writes `EXTRA_USERS_DIR` afresh (root-owned, world-readable; a restarted container may hold an
+ * older one). The image's /etc/passwd names uid 1000 already; any other uid needs the image's link
+ * from /var/lib/extrausers, or it would have no name.
+ */
+function nameSandboxUser(user: SandboxAccount): void {
+  const existing = lstatOrUndefined(EXTRA_USERS_DIR);
+  if (existing && (existing.isSymbolicLink() || !existing.isDirectory() || existing.uid !== 0)) throw new BootError(`${EXTRA_USERS_DIR} is not a directory owned by root.`);
+  if (!existing) mkdirSync(EXTRA_USERS_DIR, { mode: 0o755 });
+  chmodSync(EXTRA_USERS_DIR, 0o755);
+  for (const [file, text] of Object.entries(extraUsersEntries(user))) {
+    const path = join(EXTRA_USERS_DIR, file);
+    writeFileSync(`${path}.new`, text, { mode: 0o644 });
+    renameSync(`${path}.new`, path);
+  }
+  if (user.uid === SANDBOX_USER.uid) return;
+  let link: string | undefined;
+  try {
+    link = readlinkSync("/var/lib/extrausers");
+  } catch {}
+  if (link !== EXTRA_USERS_DIR) throw new BootError(`CODERUNNER_SANDBOX_UID=${user.uid} needs an image whose /var/lib/extrausers links to ${EXTRA_USERS_DIR} (libnss-extrausers): rebuild the image.`);
 }
 
 async function runAs(account: Pick<Account, "uid" | "gid">, argv: string[], what: string): Promise<void> {
@@ -113,10 +167,31 @@ async function prepareServerState(): Promise<void> {
 }
 
 /**
- * A directory the sandbox user owns (its home, /app): created when missing, given to the user when
- * root owns it (an empty volume). `required` ones must exist afterwards.
+ * Gives `path`, and everything under it that the image's user owns, to `user`: a sandbox with a uid
+ * of its own that runs on the image's home and /app rather than a disk of its own. Symlinks are
+ * changed themselves, never followed; what belongs to anyone else is left alone.
  */
-function userDirectory(path: string, required: boolean, log: Logger): void {
+function adoptTree(path: string, user: SandboxAccount, log: Logger): void {
+  const stats = lstatOrUndefined(path);
+  if (!stats || stats.uid !== SANDBOX_USER.uid) return;
+  if (stats.isDirectory()) {
+    let entries: string[] = [];
+    try {
+      entries = readdirSync(path);
+    } catch (error) {
+      log.warn(`${path} cannot be read (${(error as NodeJS.ErrnoException).code}); what is inside stays uid ${SANDBOX_USER.uid}'s.`);
+    }
+    for (const entry of entries) adoptTree(join(path, entry), user, log);
+  }
+  lchownSync(path, user.uid, user.gid);
+}
+
+/**
+ * A directory the sandbox user owns (its home, /app): created when missing, given to the user when
+ * root owns it (an empty volume) or, for a sandbox uid of its own, when the image's user does.
+ * `required` ones must exist afterwards.
+ */
+function userDirectory(path: string, user: SandboxAccount, required: boolean, log: Logger): void {
   let stats = lstatOrUndefined(path);
   if (!stats) {
     try {
@@ -129,12 +204,16 @@ function userDirectory(path: string, required: boolean, log: Logger): void {
     stats = lstatSync(path);
   }
   if (stats.isSymbolicLink() || !stats.isDirectory()) throw new BootError(`${path} is not a directory.`);
-  if (stats.uid === 0) chownSync(path, SANDBOX_USER.uid, SANDBOX_USER.gid);
-  else if (stats.uid !== SANDBOX_USER.uid) log.warn(`${path} belongs to uid ${stats.uid}, not the sandbox user (${SANDBOX_USER.uid}); left as it is.`);
+  if (stats.uid === 0) chownSync(path, user.uid, user.gid);
+  else if (stats.uid === SANDBOX_USER.uid && user.uid !== SANDBOX_USER.uid) adoptTree(path, user, log);
+  else if (stats.uid !== user.uid) log.warn(`${path} belongs to uid ${stats.uid}, not the sandbox user (${user.uid}); left as it is.`);
 }
 
-/** A world-writable temp directory (1777), made so by its owner: root, or the sandbox user for a volume it owns. */
-async function tempDirectory(path: string, log: Logger): Promise<void> {
+/**
+ * A world-writable temp directory (1777), made so by its owner: root, or the sandbox user for a
+ * volume it owns. One the image's user owns, in a sandbox with a uid of its own, goes to root first.
+ */
+async function tempDirectory(path: string, user: SandboxAccount, log: Logger): Promise<void> {
   const stats = lstatOrUndefined(path);
   if (!stats || stats.isSymbolicLink() || !stats.isDirectory()) {
     if (path === "/tmp") throw new BootError(`${path} is not a directory: mount a volume or tmpfs there.`);
@@ -142,8 +221,11 @@ async function tempDirectory(path: string, log: Logger): Promise<void> {
     return;
   }
   if ((stats.mode & 0o7777) === 0o1777) return;
-  if (stats.uid === 0) chmodSync(path, 0o1777);
-  else if (stats.uid === SANDBOX_USER.uid) await runAs(SANDBOX_USER, ["/bin/chmod", "1777", "--", path], `chmod 1777 ${path}`);
+  if (stats.uid === SANDBOX_USER.uid && user.uid !== SANDBOX_USER.uid) {
+    chownSync(path, 0, 0);
+    chmodSync(path, 0o1777);
+  } else if (stats.uid === 0) chmodSync(path, 0o1777);
+  else if (stats.uid === user.uid) await runAs(user, ["/bin/chmod", "1777", "--", path], `chmod 1777 ${path}`);
   else log.warn(`${path} belongs to uid ${stats.uid} and is not 1777; left as it is.`);
 }
 
@@ -152,24 +234,24 @@ async function tempDirectory(path: string, log: Logger): Promise<void> {
  * creates the image's WORKDIR (the workspace) as root inside an empty home volume. At boot no user
  * process runs yet, and a symlink is never followed.
  */
-function reclaimWorkspace(workspace: string): void {
-  const rel = relative(SANDBOX_USER.home, workspace);
+function reclaimWorkspace(workspace: string, user: SandboxAccount): void {
+  const rel = relative(user.home, workspace);
   if (!rel || rel.startsWith("..") || isAbsolute(rel)) return;
-  let path = SANDBOX_USER.home;
+  let path = user.home;
   for (const part of rel.split(sep)) {
     path = join(path, part);
     const stats = lstatOrUndefined(path);
     if (!stats || stats.isSymbolicLink() || !stats.isDirectory()) return;
-    if (stats.uid === 0) lchownSync(path, SANDBOX_USER.uid, SANDBOX_USER.gid);
+    if (stats.uid === 0) lchownSync(path, user.uid, user.gid);
   }
 }
 
 /** As the sandbox user: the workspace, and the prebuilt Matplotlib font cache in a home that lacks one. */
-async function seedHome(workspace: string): Promise<void> {
-  const cache = `${SANDBOX_USER.home}/.cache/matplotlib`;
+async function seedHome(workspace: string, user: SandboxAccount): Promise<void> {
+  const cache = `${user.home}/.cache/matplotlib`;
   const seed = existsSync(MATPLOTLIB_CACHE_SEED) ? MATPLOTLIB_CACHE_SEED : "";
   await runAs(
-    SANDBOX_USER,
+    user,
     ["/bin/sh", "-c", 'mkdir -p -- "$1" || exit 1; [ -z "$3" ] && exit 0; mkdir -p -- "$2" && cp -n -- "$3"/* "$2"/ 2>/dev/null; exit 0', "sh", workspace, cache, seed],
     `Creating the workspace ${workspace}`,
   );
@@ -189,6 +271,7 @@ export function checkBootCapabilities(effective: bigint): void {
 export async function boot(config: Config, log: Logger): Promise<never> {
   const started = performance.now();
   checkBootCapabilities(capabilitiesOf().effective);
+  const user = bootAccount(config);
   if (config.port === 0) throw new BootError("CODERUNNER_CONFINE=1 needs a fixed CODERUNNER_PORT: the firewall opens exactly that port.");
 
   let denied;
@@ -201,24 +284,27 @@ export async function boot(config: Config, log: Logger): Promise<never> {
   await installFirewall(firewallRuleset({ apiPort: config.port, egress: config.egress, nameservers, denied }));
 
   await prepareServerState();
-  userDirectory(SANDBOX_USER.home, true, log);
-  userDirectory(APP_DIR, false, log);
-  await tempDirectory("/tmp", log);
-  await tempDirectory("/var/tmp", log);
-  reclaimWorkspace(config.workspace);
-  await seedHome(config.workspace);
+  nameSandboxUser(user);
+  userDirectory(user.home, user, true, log);
+  userDirectory(APP_DIR, user, false, log);
+  await tempDirectory("/tmp", user, log);
+  await tempDirectory("/var/tmp", user, log);
+  reclaimWorkspace(config.workspace, user);
+  await seedHome(config.workspace, user);
 
   const record: BootRecord = {
     firewall: "nftables",
     egress: config.egress,
     denied: denied.map(formatNetwork),
     nameservers: nameservers.map(formatNetwork),
+    sandboxUid: user.uid,
+    userProcesses: user.processes ?? null,
     bootMs: Math.round(performance.now() - started),
   };
   mkdirSync(dirname(BOOT_RECORD), { recursive: true });
   writeFileSync(BOOT_RECORD, `${JSON.stringify(record)}\n`, { mode: 0o644 });
   log.info(
-    `Confined: firewall installed (egress ${config.egress ? "on" : "off"}, ${denied.length} host network(s) refused); continuing as ${SERVER_USER.name} (uid ${SERVER_USER.uid}) with ${SERVER_CAPABILITIES.join(", ")}; code runs as ${SANDBOX_USER.name} (uid ${SANDBOX_USER.uid}). Boot took ${record.bootMs} ms.`,
+    `Confined: firewall installed (egress ${config.egress ? "on" : "off"}, ${denied.length} host network(s) refused); continuing as ${SERVER_USER.name} (uid ${SERVER_USER.uid}) with ${SERVER_CAPABILITIES.join(", ")}; code runs as ${user.name} (uid ${user.uid}${user.processes ? `, at most ${user.processes} processes` : ""}). Boot took ${record.bootMs} ms.`,
   );
-  return exec(serverCommand(process.execPath, process.pid), serverEnvironment(process.env));
+  return exec(serverCommand(process.execPath, process.pid), serverEnvironment(process.env, user));
 }

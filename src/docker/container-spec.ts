@@ -20,6 +20,8 @@ export const LABEL = {
   egress: "org.coderunner.egress",
   /** The disk cap: `<mechanism>:<MiB>`. */
   disk: "org.coderunner.disk",
+  /** The uid the sandbox's code runs as: a restarted host knows which are taken. */
+  uid: "org.coderunner.uid",
 } as const;
 
 /** What the sandbox container is: which image, its name, where it is published, its limits. */
@@ -63,6 +65,8 @@ export interface SandboxOptions {
   storageOpt?: Record<string, string>;
   /** Extra environment of the sandbox's server. */
   env?: string[];
+  /** The uid its code runs as (recorded in a label; `confinement` passes it into the container). */
+  sandboxUid?: number;
   /** Create-body fields that confine the server and its code (user, capabilities, environment; see `src/confinement/container.ts`). */
   confinement?: { User: string; Env: string[]; HostConfig: Partial<HostConfig> };
 }
@@ -111,6 +115,7 @@ export function containerSpec(settings: ContainerSettings, apiKey: string, sandb
       [LABEL.egress]: sandbox.egress ? "on" : "off",
       [LABEL.disk]: `${sandbox.diskMechanism}:${sandbox.diskMB}`,
     });
+    if (sandbox.sandboxUid !== undefined) labels[LABEL.uid] = String(sandbox.sandboxUid);
   }
   return {
     Image: settings.image,

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { RunProcesses } from "../confinement/run-processes";
 import type { KernelRunOutcome } from "./python-kernel";
 import { delay, stopSignal, within } from "../timers";
 import type { OutputCollector } from "./output";
@@ -14,6 +15,8 @@ import { cpuSeconds, isAlive } from "./proc-stats";
  * Interrupting sends SIGINT to the shell's process group: the foreground command dies, and the
  * shell's INT trap returns from the sourced script, so the shell (and its state) survives. A shell
  * that does not come back within the grace period is killed; the next run starts a fresh one.
+ * With `runProcesses` (a confined sandbox), what the run started is ended before the interrupt
+ * (background jobs ignore SIGINT), and killing the shell ends everything in its session.
  */
 
 export interface BashShellOptions {
@@ -31,6 +34,8 @@ export interface BashShellOptions {
    * private temporary directory of this process).
    */
   scriptDir?: string;
+  /** Ends what a stopped run started (a confined sandbox); undefined: SIGINT to the group alone. */
+  runProcesses?: Pick<RunProcesses, "mark" | "halt">;
 }
 
 const MARK = "\x1eCODERUNNER-END:";
@@ -140,6 +145,11 @@ export class BashShell {
   private signal(name: "SIGINT" | "SIGKILL"): void {
     const proc = this.process;
     if (!proc) return;
+    const runProcesses = this.options.runProcesses;
+    if (name === "SIGKILL" && runProcesses) {
+      // Everything the shell started, its session left or not, then the shell, frozen till then.
+      runProcesses.halt(proc.pid, 0).kill();
+    }
     try {
       process.kill(-proc.pid, name);
     } catch {
@@ -157,6 +167,8 @@ export class BashShell {
     this.ensureStarted();
     const pid = this.pid;
     const cpuBefore = cpuSeconds(pid);
+    const runProcesses = pid === undefined ? undefined : this.options.runProcesses;
+    const since = runProcesses?.mark();
     const nonce = `${crypto.randomUUID()}`;
     const path = join(this.scriptDir, this.ownScriptDir ? `run-${++this.runs}.sh` : `${crypto.randomUUID()}.sh`);
     // Readable by the shell's user when that is another one (the directory lets it read, not list).
@@ -180,7 +192,12 @@ export class BashShell {
     let stopped = false;
     void stop.promise.then(() => {
       stopped = true;
-      this.signal("SIGINT");
+      const halted = runProcesses?.halt(pid!, since!);
+      try {
+        this.signal("SIGINT");
+      } finally {
+        halted?.resume();
+      }
     });
     const grace = delay(options.timeoutMs + options.interruptGraceMs, "stuck" as const);
     let abortTimer: Timer | undefined;
@@ -208,6 +225,8 @@ export class BashShell {
         return { status: "unresponsive", cpuTime, exitCode: null, freshShell };
       }
       const cpuTime = cpuSpent(pid, cpuBefore);
+      // Started between the sweep and the interrupt.
+      if (stopped) runProcesses?.halt(pid!, since!).resume();
       return { status: stopped ? "interrupted" : "completed", cpuTime, exitCode, freshShell };
     } finally {
       stop.cancel();

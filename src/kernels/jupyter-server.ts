@@ -70,6 +70,10 @@ export interface KernelUser {
   cwd: string;
   /** The kernel's oom_score_adj, so the OOM killer prefers it to the server. */
   oomScoreAdj: number;
+  /** The user's RLIMIT_NPROC (processes and threads), set before the switch; none when undefined. */
+  processes?: number;
+  /** The kernel's niceness, set before the switch; the inherited one when undefined. */
+  niceness?: number;
   /** The environment kernels start from (Jupyter Server's own is private to the server). */
   env: Record<string, string>;
 }
@@ -80,6 +84,10 @@ export interface KernelHandoff {
   gid: number;
   cwd: string;
   oom_score_adj: number;
+  /** RLIMIT_NPROC, soft and hard, or null for the one the launcher inherited. */
+  nproc: number | null;
+  /** Niceness to add, or null for none. */
+  nice: number | null;
   /** Variables to set (or change) for the kernel. */
   env: Record<string, string>;
   /** Jupyter's own variables, removed for the kernel. */
@@ -94,7 +102,7 @@ export function kernelHandoff(user: KernelUser, jupyterEnv: Record<string, strin
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(kernelEnv)) if (jupyterEnv[name] !== value) env[name] = value;
   const unset = Object.keys(jupyterEnv).filter((name) => !(name in kernelEnv));
-  return { uid: user.uid, gid: user.gid, cwd: user.cwd, oom_score_adj: user.oomScoreAdj, env, unset };
+  return { uid: user.uid, gid: user.gid, cwd: user.cwd, oom_score_adj: user.oomScoreAdj, nproc: user.processes ?? null, nice: user.niceness ?? null, env, unset };
 }
 
 type Subprocess = ReturnType<typeof Bun.spawn>;

@@ -1,4 +1,5 @@
 import { KernelAPI, KernelConnection, type KernelMessage, type ServerConnection } from "@jupyterlab/services";
+import type { RunProcesses } from "../confinement/run-processes";
 import { AppError, messageOf } from "../errors";
 import type { OutputCollector } from "./output";
 import { cpuSeconds, findProcesses, isAlive } from "./proc-stats";
@@ -39,15 +40,22 @@ export interface KernelFactory {
   start(): Promise<PythonKernel>;
 }
 
+export interface PythonKernelOptions {
+  /** Ends what a stopped run started (a confined sandbox); undefined: the interrupt alone, as Jupyter sends it. */
+  runProcesses?: Pick<RunProcesses, "mark" | "halt" | "interrupt">;
+}
+
+
 export class PythonKernel {
   private pidCache: number | undefined;
   private constructor(
     readonly connection: KernelConnection,
     private readonly settings: ServerConnection.ISettings,
+    private readonly options: PythonKernelOptions = {},
   ) {}
 
   /** Starts a new kernel on the server and waits until it answers `kernel_info`. */
-  static async start(settings: ServerConnection.ISettings, name = "python3"): Promise<PythonKernel> {
+  static async start(settings: ServerConnection.ISettings, name = "python3", options: PythonKernelOptions = {}): Promise<PythonKernel> {
     let model: Awaited<ReturnType<typeof KernelAPI.startNew>>;
     try {
       model = await KernelAPI.startNew({ name }, settings);
@@ -55,7 +63,7 @@ export class PythonKernel {
       throw new AppError("KERNEL_UNAVAILABLE", `Could not start a Python kernel: ${messageOf(error)}`, { cause: error });
     }
     const connection = new KernelConnection({ model, serverSettings: settings, handleComms: false });
-    const kernel = new PythonKernel(connection, settings);
+    const kernel = new PythonKernel(connection, settings, options);
     await connection.info;
     kernel.pidCache = findProcesses(`kernel-${model.id}.json`)[0];
     // IPython sets up its display formatters and compiler caches on the first cell; pay for that
@@ -93,10 +101,16 @@ export class PythonKernel {
     }
   }
 
-  /** Runs one cell, collecting its output, honouring the deadline and the abort signal. */
+  /**
+   * Runs one cell, collecting its output, honouring the deadline and the abort signal. A run
+   * stopped by either is interrupted: through Jupyter (SIGINT to the kernel's process group), or,
+   * with `runProcesses`, by `stopRun`.
+   */
   async execute(code: string, options: KernelRunOptions, attempt = 1): Promise<KernelRunOutcome> {
     const { collector } = options;
     const pid = this.pid;
+    const runProcesses = pid === undefined ? undefined : this.options.runProcesses;
+    const since = runProcesses?.mark();
     const cpuBefore = cpuSeconds(pid);
     const cpuSpent = () => {
       const after = cpuSeconds(pid);
@@ -132,8 +146,13 @@ export class PythonKernel {
       if (first !== "stop") return { status: first, cpuTime: first === "died" ? null : cpuSpent() };
 
       interrupting = true;
-      await this.connection.interrupt().catch(() => undefined);
-      const afterInterrupt = await within(ended, options.interruptGraceMs, "stuck" as const);
+      let afterInterrupt: Awaited<typeof ended> | "stuck";
+      if (runProcesses) {
+        afterInterrupt = await this.stopRun(runProcesses, pid!, since!, ended, options.interruptGraceMs);
+      } else {
+        await this.connection.interrupt().catch(() => undefined);
+        afterInterrupt = await within(ended, options.interruptGraceMs, "stuck" as const);
+      }
       if (afterInterrupt === "completed" || afterInterrupt === "aborted") return { status: "interrupted", cpuTime: cpuSpent() };
       if (afterInterrupt === "died") return { status: "died", cpuTime: null };
       return { status: "unresponsive", cpuTime: cpuSpent() };
@@ -144,11 +163,64 @@ export class PythonKernel {
   }
 
   /**
+   * Stops a run in a confined sandbox: freezes the kernel, ends every process the run started
+   * (`RunProcesses.halt`), sends SIGINT to the kernel alone (the run's processes are gone, and so
+   * cannot turn into copies of the kernel; it forks nothing before it sees it) and lets it go on,
+   * for `graceMs` to answer. Once it
+   * answered, what it forked meanwhile is ended too, and it reaps its own children among the ended.
+   *
+   * A kernel that forks in a loop rarely answers: the signal arrives inside fork(), and Python
+   * raises the KeyboardInterrupt in the first at-fork callback (logging registers some), which
+   * prints it as ignored. It is then replaced, and `shutdown` ends what is left.
+   */
+  private async stopRun<T>(runProcesses: NonNullable<PythonKernelOptions["runProcesses"]>, pid: number, since: number, ended: Promise<T>, graceMs: number): Promise<T | "stuck"> {
+    const halted = runProcesses.halt(pid, since);
+    runProcesses.interrupt(pid);
+    halted.resume();
+    // The grace counts from the interrupt, not from the sweep before it.
+    const outcome = await within(ended, graceMs, "stuck" as const);
+    if (outcome !== "stuck") {
+      const late = runProcesses.halt(pid, since);
+      late.resume();
+      await this.reap([...halted.children, ...late.children]);
+    }
+    return outcome;
+  }
+
+  /**
+   * Has the kernel wait for `pids`, its children the server killed: Python never waits for what
+   * `os.fork()` made, and an unreaped child keeps counting against the sandbox user's budget.
+   */
+  private async reap(pids: number[]): Promise<void> {
+    if (!pids.length) return;
+    const code = [
+      "def __cr_reap(left):",
+      "    import os, time",
+      "    until = time.monotonic() + 2",
+      "    while left and time.monotonic() < until:",
+      "        for pid in list(left):",
+      "            try:",
+      "                if os.waitpid(pid, os.WNOHANG)[0]: left.discard(pid)",
+      "            except ChildProcessError:",
+      "                left.discard(pid)",
+      "        if left: time.sleep(0.01)",
+      `__cr_reap(set(${JSON.stringify(pids)}))`,
+      "del __cr_reap",
+    ].join("\n");
+    await this.runSilently(code, 5000).catch(() => undefined);
+  }
+
+  /**
    * Ends the kernel on the server and closes the connection. With `kill`, first kills its process at
-   * once (a wedged kernel would not answer a shutdown request). Never throws.
+   * once (a wedged kernel would not answer a shutdown request), and, with `runProcesses`, everything
+   * in its session or below it. Never throws.
    */
   async shutdown(options: { kill?: boolean } = {}): Promise<void> {
     const id = this.id;
+    if (options.kill && this.pidCache && this.options.runProcesses) {
+      // Frozen, then killed with its session: it forks nothing between the sweep and its end.
+      this.options.runProcesses.halt(this.pidCache, 0).kill();
+    }
     if (options.kill && this.pidCache && isAlive(this.pidCache)) {
       try {
         process.kill(this.pidCache, "SIGKILL");

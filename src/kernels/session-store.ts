@@ -75,7 +75,7 @@ export interface SessionStoreOptions {
   /** Environment every kernel and shell starts from. */
   baseEnv?: Record<string, string>;
   /** How shells start and where their scripts go (a confined sandbox starts them as the sandbox user). */
-  shell?: Pick<BashShellOptions, "launch" | "scriptDir">;
+  shell?: Pick<BashShellOptions, "launch" | "scriptDir" | "runProcesses">;
   /** Creates and removes session directories (default: this process, with node:fs). */
   directories?: SessionDirectories;
   clock?: () => number;

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomInt } from "node:crypto";
 import { networkInterfaces } from "node:os";
 import { AppError, messageOf } from "../errors";
 import type { Logger } from "../log";
@@ -9,14 +9,19 @@ import type { ContainerInspect, HostConfig } from "../docker/docker-types";
 import { ImageBuilder, sameImage } from "../docker/image-builder";
 import { ensureEngine } from "../docker/engine-setup";
 import { ContainerManager, dockerFailure } from "../docker/lifecycle";
-import { confinedContainer } from "../confinement/container";
+import { confinedContainer, SANDBOX_UID_RANGE, userProcessBudget } from "../confinement/container";
+import { SANDBOX_USER } from "../confinement/layout";
 import type { DiskCap, SandboxBackend, SandboxHandle, SandboxLimits, SandboxSpec, SandboxUsage } from "./backend";
 import { LoopDisks } from "./loop-disks";
 
 const MiB = 1024 * 1024;
 
 /** What the host puts into a sandbox's create body to confine its server and code (see `src/confinement`). */
-export type Confine = (options: { egress: boolean; denyCIDRs: string[]; readonlyRootfs?: boolean }) => { User: string; Env: string[]; HostConfig: Partial<HostConfig> };
+export type Confine = (options: { egress: boolean; denyCIDRs: string[]; readonlyRootfs?: boolean; sandboxUid?: number; userProcesses?: number }) => {
+  User: string;
+  Env: string[];
+  HostConfig: Partial<HostConfig>;
+};
 
 export interface DockerBackendOptions {
   docker: DockerClient;
@@ -65,6 +70,12 @@ const SESSION_SERVER_ENV = ["CODERUNNER_ONE_SESSION=true", "CODERUNNER_KERNEL_PO
  * container's cgroup; the network rules and the uid split are the image's (`src/confinement`); the
  * disk cap is the Engine's `StorageOpt` where it supports one, else a loop-mounted filesystem per
  * sandbox where this host may mount, else none (said at start and in /health).
+ *
+ * The code of each session sandbox runs as a uid of its own (label `org.coderunner.uid`), with a
+ * process budget below the container's pids limit: whatever it forks, the sandbox's server keeps
+ * room to run, and no sandbox's budget counts another's processes. The default sandbox keeps the
+ * image's uid 1000 (its files outlive the container) and no budget of its own: uid 1000 is
+ * commonly a real account on the Engine's machine, whose processes the budget would count too.
  */
 export class DockerBackend implements SandboxBackend {
   readonly kind = "docker";
@@ -77,6 +88,10 @@ export class DockerBackend implements SandboxBackend {
   private imageID: string | undefined;
   private cap: DiskCap = { mechanism: "none", detail: "not prepared yet" };
   private prepared: Promise<void> | undefined;
+  /** CPUs the Engine's machine has (and so every container sees): the server's reserve grows with them. */
+  private engineCPUs = 1;
+  /** Uids of session sandboxes being created, not yet visible in a container's label. */
+  private readonly claimedUids = new Set<number>();
   /** The default sandbox's container lifecycle (create or resume, wait, down). */
   readonly defaultContainer: ContainerManager;
 
@@ -113,7 +128,10 @@ export class DockerBackend implements SandboxBackend {
       try {
         await (this.options.engine ?? ((say) => ensureEngine(this.docker, { onProgress: say })))(onProgress);
         // A CPU quota above the machine's CPUs is refused by the Engine.
-        this.settings.cpus = Math.min(this.settings.cpus, (await this.capacity()).cpus);
+        this.engineCPUs = (await this.capacity()).cpus;
+        this.settings.cpus = Math.min(this.settings.cpus, this.engineCPUs);
+        // Session sandboxes get the configured pids limit: one too small for a budget fails here, not at every session.
+        userProcessBudget(this.settings.pidsLimit, this.engineCPUs);
         this.imageID = await this.images.ensureImage(onProgress);
         this.cap = await this.chooseDiskCap();
         this.log.info(`Sandbox disk cap: ${this.cap.mechanism} (${this.cap.detail})`);
@@ -170,22 +188,56 @@ export class DockerBackend implements SandboxBackend {
     return Bun.which("mkfs.ext4") !== null && Bun.which("mount") !== null && Bun.which("umount") !== null;
   }
 
-  /** Network, disk and confinement of a sandbox named `name`; provisions its disk. */
-  private async sandboxOptions(spec: SandboxSpec, name: string): Promise<SandboxOptions> {
+  /**
+   * Network, disk and confinement of a sandbox named `name`; provisions its disk. A session sandbox
+   * gets `uid` for its code and a process budget; the default one, the image's uid and none.
+   */
+  private async sandboxOptions(spec: SandboxSpec, name: string, uid?: number): Promise<SandboxOptions> {
     const diskMB = spec.limits.diskMB;
     const loop = this.cap.mechanism === "loop";
     const confine = this.options.confine ?? confinedContainer;
+    const own = spec.role === "session" && uid !== undefined;
+    const codeUid = own ? uid : SANDBOX_USER.uid;
+    let userProcesses: number | undefined;
+    try {
+      userProcesses = own ? userProcessBudget(spec.limits.pidsLimit, this.engineCPUs) : undefined;
+    } catch (error) {
+      throw new AppError("VALIDATION_ERROR", messageOf(error));
+    }
     const options: SandboxOptions = {
       role: spec.role,
       egress: spec.egress,
       diskMB,
       diskMechanism: this.cap.mechanism,
       env: spec.role === "session" ? SESSION_SERVER_ENV : [],
-      confinement: confine({ egress: spec.egress, denyCIDRs: this.denyCIDRs, readonlyRootfs: loop }),
+      sandboxUid: codeUid,
+      confinement: confine({ egress: spec.egress, denyCIDRs: this.denyCIDRs, readonlyRootfs: loop, ...(own ? { sandboxUid: uid, userProcesses } : {}) }),
     };
     if (this.cap.mechanism === "storage-opt") options.storageOpt = { size: `${diskMB}M` };
-    if (loop) options.mounts = await this.disks.provision(name, diskMB * MiB);
+    if (loop) options.mounts = await this.disks.provision(name, diskMB * MiB, codeUid);
     return options;
+  }
+
+  /**
+   * A uid for the code of a new session sandbox, from `SANDBOX_UID_RANGE`: none that a container of
+   * any CodeRunner instance on this Engine carries (running or stopped), nor one a start under way
+   * here holds. Picked at random, so hosts starting sandboxes side by side rarely pick alike.
+   * Release it with `claimedUids.delete` once the container (and so its label) exists, or failed.
+   */
+  private async claimUid(): Promise<number> {
+    const labelled = await this.docker.listContainers({ all: true, filters: { label: [LABEL.uid] } });
+    const taken = new Set([...this.claimedUids, ...labelled.map((container) => Number(container.Labels?.[LABEL.uid]))]);
+    const { first, last } = SANDBOX_UID_RANGE;
+    const free = (uid: number) => !taken.has(uid);
+    let uid: number | undefined;
+    for (let attempt = 0; attempt < 64 && uid === undefined; attempt++) {
+      const candidate = first + randomInt(last - first + 1);
+      if (free(candidate)) uid = candidate;
+    }
+    for (let candidate = first; uid === undefined && candidate <= last; candidate++) if (free(candidate)) uid = candidate;
+    if (uid === undefined) throw new AppError("DOCKER_UNAVAILABLE", `Every sandbox uid (${first}-${last}) is taken by a container on this Engine.`);
+    this.claimedUids.add(uid);
+    return uid;
   }
 
   async capacity(): Promise<{ cpus: number; memoryMB: number }> {
@@ -199,8 +251,10 @@ export class DockerBackend implements SandboxBackend {
     const apiKey = randomBytes(24).toString("base64url");
     const settings: ContainerSettings = { ...this.settings, name, hostPort: 0, memoryMB: spec.limits.memoryMB, cpus: spec.limits.cpus, pidsLimit: spec.limits.pidsLimit };
     let id: string | undefined;
+    let uid: number | undefined;
     try {
-      const body = containerSpec(settings, apiKey, await this.sandboxOptions(spec, name));
+      if (spec.role === "session") uid = await this.claimUid();
+      const body = containerSpec(settings, apiKey, await this.sandboxOptions(spec, name, uid));
       id = (await this.docker.createContainer(name, body)).Id;
       await this.docker.startContainer(id);
       const handle = await this.inspect(id);
@@ -211,6 +265,9 @@ export class DockerBackend implements SandboxBackend {
       await this.docker.removeContainer(id ?? name, { force: true }).catch(() => false);
       await this.disks.release(name).catch(() => undefined);
       throw dockerFailure(error, `Cannot start a sandbox`);
+    } finally {
+      // Created (its label now holds the uid) or gone.
+      if (uid !== undefined) this.claimedUids.delete(uid);
     }
   }
 
@@ -220,7 +277,7 @@ export class DockerBackend implements SandboxBackend {
     const existing = await this.docker.inspectContainer(this.instance);
     if (existing && this.cap.mechanism === "loop" && existing.Config.Labels?.[LABEL.disk]?.startsWith("loop:")) {
       const diskMB = Number(existing.Config.Labels[LABEL.disk].split(":")[1]);
-      await this.disks.provision(this.instance, diskMB * MiB);
+      await this.disks.provision(this.instance, diskMB * MiB, SANDBOX_USER.uid);
     }
     const endpoint = await this.defaultContainer.up({ onProgress });
     const handle = await this.inspect(endpoint.id);

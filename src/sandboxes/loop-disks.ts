@@ -1,6 +1,5 @@
 import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, ftruncateSync } from "node:fs";
 import { join } from "node:path";
-import { SANDBOX_USER } from "../confinement/layout";
 import { messageOf } from "../errors";
 
 /** A bind mount for the container create body (`HostConfig.Mounts`). */
@@ -11,12 +10,9 @@ export interface BindMount {
   ReadOnly?: boolean;
 }
 
-/** The sandbox user (uid and gid) that owns home and /app. */
-const SANDBOX_UID = SANDBOX_USER.uid;
-
 /**
  * The writable paths of a sandbox whose root filesystem is read-only: each a directory of its own
- * disk. `mode` is set on creation; `owned` directories belong to the sandbox user.
+ * disk. `mode` is set on creation; `owned` directories belong to the sandbox's uid.
  */
 const PATHS = [
   { dir: "home", target: "/home/coderunner", mode: 0o755, owned: true },
@@ -68,8 +64,9 @@ export class LoopDisks {
   /**
    * The disk of sandbox `name` (`bytes` large), created when absent (an existing one, as the default
    * sandbox keeps across restarts, is mounted again), and the binds that put it into the container.
+   * Its home and /app belong to `uid` (and the group of that number): the uid the sandbox's code runs as.
    */
-  async provision(name: string, bytes: number): Promise<BindMount[]> {
+  async provision(name: string, bytes: number, uid: number): Promise<BindMount[]> {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const image = this.image(name);
     const mountPoint = this.mountPoint(name);
@@ -92,7 +89,7 @@ export class LoopDisks {
         if (existsSync(dir)) continue;
         mkdirSync(dir, { mode: path.mode });
         chmodSync(dir, path.mode);
-        if (path.owned) chownSync(dir, SANDBOX_UID, SANDBOX_UID);
+        if (path.owned) chownSync(dir, uid, uid);
       }
       rmSync(join(mountPoint, "lost+found"), { recursive: true, force: true });
     } catch (error) {

@@ -60,7 +60,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   const factory = {
     start: async () => {
       await jupyter.ready();
-      return PythonKernel.start(jupyter.serverSettings);
+      return PythonKernel.start(jupyter.serverSettings, "python3", { runProcesses: confinement.runProcesses });
     },
   };
   pool = new KernelPool({ factory, size: config.kernelPoolSize, refill: config.kernelPoolRefill, log });
@@ -72,7 +72,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     maxSessions: config.maxSessions,
     log,
     baseEnv: confinement.mode === "container" ? confinement.userEnvironment() : undefined,
-    shell: { launch: confinement.launchShell, scriptDir: confinement.shellScriptDir },
+    shell: { launch: confinement.launchShell, scriptDir: confinement.shellScriptDir, runProcesses: confinement.runProcesses },
     directories: userFiles && { create: (path) => userFiles.makeDirectory(path), remove: (path) => userFiles.removeTree(path) },
   });
   const executor = new Executor({

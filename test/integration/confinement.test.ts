@@ -3,8 +3,10 @@
  * containers created with `confinedContainer()`. Everything is proved through the REST API, the way
  * an agent's worst code would try it: reading the server's secrets, killing or tracing it, changing
  * the firewall, reaching metadata, the host and private addresses, and using the file routes to get
- * at what the sandbox user may not. One sandbox runs with egress off, a read-only root filesystem
- * and empty volumes; one unconfined container of the same image shows nothing changed for it.
+ * at what the sandbox user may not. One sandbox runs with egress off, a read-only root filesystem,
+ * empty volumes and a uid and process budget of its own, as a host's session sandbox; one more with
+ * a uid of its own on the image's own home; one unconfined container of the same image shows
+ * nothing changed for it.
  * No test talks to the internet: a refused connection never leaves the sandbox.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -12,18 +14,18 @@ import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { confinedContainer, type ConfinedContainerOptions } from "../../src/confinement/container";
-import { LABEL } from "../../src/docker/container-spec";
 import { DockerClient } from "../../src/docker/docker-client";
 import type { ContainerCreateBody } from "../../src/docker/docker-types";
-import { binaryForImage, contextTar } from "../../src/docker/image-context";
-import { VERSION } from "../../src/version";
+import { engineAnswers, TEST_IMAGE, testImage } from "../helpers/image";
 
 const docker = new DockerClient();
-const engineUp = await docker.ping();
-if (!engineUp && process.env.CI) throw new Error("No Docker Engine answers; under CI, .ci/deps starts one.");
+const engineUp = await engineAnswers(docker);
 const TEST_LABEL = "org.coderunner.test";
 const RUN = `confine-${process.pid}`;
-const IMAGE = process.env.CODERUNNER_CONFINE_TEST_IMAGE ?? "coderunner-confine:test";
+const IMAGE = TEST_IMAGE;
+/** The uids the host gave the read-only sandbox and the one on the image's home, as it gives session sandboxes theirs. */
+const LOCKED_UID = 234_567;
+const OWN_UID = 234_568;
 const MiB = 1024 * 1024;
 /** An address the host passes as its own: refused although it is public. */
 const HOST_ADDRESS = "198.51.100.7";
@@ -37,7 +39,7 @@ interface Sandbox {
   startMs: number;
 }
 
-const sandboxes: Record<"confined" | "locked" | "plain", Sandbox | undefined> = { confined: undefined, locked: undefined, plain: undefined };
+const sandboxes: Record<"confined" | "locked" | "own" | "plain", Sandbox | undefined> = { confined: undefined, locked: undefined, own: undefined, plain: undefined };
 const volumes = mkdtempSync(join(tmpdir(), "coderunner-confine-volumes-"));
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
@@ -160,13 +162,8 @@ async function removeTestContainers() {
 describe.skipIf(!engineUp)("a confined sandbox on a real Docker Engine", () => {
   beforeAll(async () => {
     await removeTestContainers();
-    const binary = await binaryForImage();
-    try {
-      await docker.buildImage(contextTar(binary.path), { tag: IMAGE, labels: { [LABEL.version]: VERSION, [TEST_LABEL]: "confine" } });
-    } finally {
-      binary.dispose();
-    }
-    // Empty volumes as a host would make them: some owned by root, /tmp by the sandbox user (and private).
+    await testImage(docker);
+    // Empty volumes as a host would make them: some owned by root, /tmp by the image's user (and private).
     const bind = (name: string, uid: number, mode: number) => {
       const dir = join(volumes, name);
       Bun.spawnSync(["mkdir", "-p", dir]);
@@ -175,9 +172,10 @@ describe.skipIf(!engineUp)("a confined sandbox on a real Docker Engine", () => {
       return dir;
     };
     const binds = [`${bind("home", 0, 0o755)}:/home/coderunner`, `${bind("tmp", 1000, 0o700)}:/tmp`, `${bind("var-tmp", 0, 0o755)}:/var/tmp`, `${bind("app", 0, 0o755)}:/app`];
-    [sandboxes.confined, sandboxes.locked, sandboxes.plain] = await Promise.all([
+    [sandboxes.confined, sandboxes.locked, sandboxes.own, sandboxes.plain] = await Promise.all([
       startSandbox("confined", { confined: { egress: true, denyCIDRs: [HOST_ADDRESS] } }),
-      startSandbox("locked", { confined: { egress: false, denyCIDRs: [], readonlyRootfs: true }, binds }),
+      startSandbox("locked", { confined: { egress: false, denyCIDRs: [], readonlyRootfs: true, sandboxUid: LOCKED_UID, userProcesses: 192 }, binds }),
+      startSandbox("own", { confined: { egress: true, denyCIDRs: [], sandboxUid: OWN_UID, userProcesses: 192 } }),
       startSandbox("plain", {}),
     ]);
     console.log(
@@ -204,7 +202,7 @@ describe.skipIf(!engineUp)("a confined sandbox on a real Docker Engine", () => {
       boot_ms: expect.any(Number),
     });
     console.log(`confined boot (firewall, directories, exec): ${confined.isolation.boot_ms} ms`);
-    expect((await healthy(sandboxes.locked!.url))!.isolation).toMatchObject({ mode: "container", egress: "off", firewall: "nftables" });
+    expect((await healthy(sandboxes.locked!.url))!.isolation).toMatchObject({ mode: "container", egress: "off", firewall: "nftables", user_uid: LOCKED_UID, user_process_limit: 192 });
     const plain = (await healthy(sandboxes.plain!.url))!;
     expect(plain.isolation).toMatchObject({ mode: "process", user_uid: 1000, server_uid: 1000, firewall: "none", server_capabilities: [] });
     expect(await probe(sandboxes.plain!, "import os, json\nprint(json.dumps([os.getuid(), os.path.exists('/run/coderunner/boot.json')]))")).toEqual([1000, false]);
@@ -326,14 +324,18 @@ print(json.dumps(out))`,
     const { body } = await call(sandbox, "POST", "/sessions", {});
     const fresh = await run(sandbox, "import sys\nprint(sys.argv[0])", "python", { session_id: body.session_id });
     expect(fresh.stdout).toBe("/usr/local/lib/coderunner/kernel-launcher.py\n");
-    const traces = await run(sandbox, "cat /tmp/hook-ran 2>/dev/null; echo; cat /tmp/spec-ran 2>/dev/null || echo no-spec", "bash");
-    const lines = traces.stdout.trim().split("\n").filter(Boolean);
+    // The pool's replacement starts in the background: wait for its trace rather than race it.
+    const lines = await until("a kernel started after the planting", async () => {
+      const traces = await run(sandbox, "cat /tmp/hook-ran 2>/dev/null; echo; cat /tmp/spec-ran 2>/dev/null || echo no-spec", "bash");
+      const found = traces.stdout.trim().split("\n").filter(Boolean);
+      return found.length > 1 ? found : undefined;
+    }, 30_000);
     expect(lines.at(-1)).toBe("no-spec");
     // The hook does run (so this test can see one that ran elsewhere), but only inside kernels, as the sandbox user with nothing.
     expect(lines.length).toBeGreaterThan(1);
     for (const line of lines.slice(0, -1)) expect(line).toBe("1000 0000000000000000");
     await call(sandbox, "DELETE", `/sessions/${body.session_id}`);
-  });
+ }, 60_000);
 
   test("code cannot see or change the firewall; the rules are there when root looks", async () => {
     const bash = await run(sandboxes.confined!, "nft list ruleset 2>&1; echo list=$?; nft flush ruleset 2>&1; echo flush=$?; nft delete table inet coderunner 2>&1; echo delete=$?", "bash");
@@ -461,7 +463,7 @@ print(json.dumps(out))`,
     expect(owners).toEqual([1000]);
     const refused = await call(sandbox, "POST", "/v1/browser/interactions/navigate", { url: "http://169.254.169.254/latest/meta-data/", wait_timeout: 10_000 });
     expect(refused.status).toBe(502);
-  });
+ }, 120_000);
 
   test("egress off: nothing outside answers, DNS included, and refusals are immediate; loopback still works", async () => {
     const result = await probe(
@@ -510,9 +512,9 @@ for path in ['/home/coderunner/h', '/app/a', '/tmp/t', '/var/tmp/v', 'w']:
 out['mpl'] = sorted(os.listdir(os.path.expanduser('~/.cache/matplotlib')))
 print(json.dumps(out))`,
     );
-    expect(state["/home/coderunner"][0]).toBe(1000);
-    expect(state["/home/coderunner/workspace"][0]).toBe(1000);
-    expect(state["/app"][0]).toBe(1000);
+    expect(state["/home/coderunner"][0]).toBe(LOCKED_UID);
+    expect(state["/home/coderunner/workspace"][0]).toBe(LOCKED_UID);
+    expect(state["/app"][0]).toBe(LOCKED_UID);
     expect(state["/tmp"][1]).toBe("0o1777");
     expect(state["/var/tmp"][1]).toBe("0o1777");
     for (const path of ["/etc/x", "/usr/local/x", "/opt/x", "/x"]) expect([path, state[path]]).toEqual([path, 30]); // EROFS
@@ -530,7 +532,34 @@ print(json.dumps(out))`,
     expect((await run(sandbox, "echo $HOME; touch ~/.bashrc-test && echo ok", "bash")).stdout).toBe("/home/coderunner\nok\n");
     const page = await call(sandbox, "POST", "/v1/browser/interactions/navigate", { url: "data:text/html,<title>ro</title>", wait_timeout: 60_000 });
     expect(page.body.title).toBe("ro");
-  });
+ }, 120_000);
+
+  test("a uid of its own is coderunner to everything, with its process budget, in kernels, shells, file helpers and Chromium", async () => {
+    for (const [sandbox, uid] of [[sandboxes.locked!, LOCKED_UID], [sandboxes.own!, OWN_UID]] as const) {
+      const python = await probe(
+        sandbox,
+        "import os, json, getpass, pwd, grp\nlimit = [l.split()[2:4] for l in open('/proc/self/limits') if l.startswith('Max processes')][0]\nprint(json.dumps([os.getuid(), os.getgid(), os.getgroups(), getpass.getuser(), pwd.getpwuid(os.getuid()).pw_name, pwd.getpwnam('coderunner').pw_uid, grp.getgrgid(os.getgid()).gr_name, os.path.expanduser('~'), limit, os.getpriority(os.PRIO_PROCESS, 0)]))",
+      );
+      expect(python).toEqual([uid, uid, [], "coderunner", "coderunner", uid, "coderunner", "/home/coderunner", ["192", "192"], 19]);
+      const bash = await run(sandbox, "id; whoami; echo ~; cd ~ && pwd; grep '^Max processes' /proc/self/limits | tr -s ' '", "bash");
+      expect(bash.stdout).toBe(`uid=${uid}(coderunner) gid=${uid}(coderunner) groups=${uid}(coderunner)\ncoderunner\n/home/coderunner\n/home/coderunner\nMax processes 192 192 processes \n`);
+      // A file helper writes as that uid; the budget is the user's, whatever raises it: not the user.
+      expect((await upload(sandbox, "/app/own.txt", "x")).status).toBe(200);
+      expect(await probe(sandbox, "import os, json, resource\ntry:\n    resource.setrlimit(resource.RLIMIT_NPROC, (10000, 10000)); r = 'RAISED'\nexcept ValueError as e:\n    r = 'refused'\nprint(json.dumps([os.stat('/app/own.txt').st_uid, r]))")).toEqual([uid, "refused"]);
+      expect((await call(sandbox, "POST", "/v1/browser/interactions/navigate", { url: "data:text/html,<title>own</title>", wait_timeout: 60_000 })).body.title).toBe("own");
+      const chromium = await probe(
+        sandbox,
+        "import os, json\nout = set()\nfor p in os.listdir('/proc'):\n    try:\n        if p.isdigit() and b'chromium' in open(f'/proc/{p}/cmdline','rb').read():\n            out.add((os.stat(f'/proc/{p}').st_uid, *[l.split()[2] for l in open(f'/proc/{p}/limits') if l.startswith('Max processes')]))\n    except OSError: pass\nprint(json.dumps(sorted(out)))",
+      );
+      expect(chromium).toEqual([[uid, "192"]]);
+    }
+    // On the image's own home (no volume), the boot gave it, and what the image put there, to the uid.
+    const home = await probe(
+      sandboxes.own!,
+      "import os, json\nhome = os.path.expanduser('~')\nowners = {os.stat(os.path.join(d, f)).st_uid for d, dirs, files in os.walk(home) for f in dirs + files}\nopen(os.path.join(home, 'w.txt'), 'w').write('ok')\nprint(json.dumps([os.stat(home).st_uid, os.stat('/app').st_uid, sorted(owners), os.path.exists(home + '/.cache/matplotlib/fontlist-v330.json')]))",
+    );
+    expect(home).toEqual([OWN_UID, OWN_UID, [OWN_UID], true]);
+ }, 180_000);
 
   test("a restarted sandbox boots confined again, its files kept", async () => {
     const sandbox = sandboxes.confined!;

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config";
@@ -149,23 +149,103 @@ describe.skipIf(!engineUp)("sessions are sandboxes", () => {
     expect((await docker.inspectContainer(containerOf(b).id))!.State.Running).toBe(true);
   });
 
-  test("a fork bomb in one session leaves the others running, their state kept", async () => {
+  /** The sandbox container's start time and restart count: a container whose server died and came back shows it here. */
+  const startsOf = async (session: string) => {
+    const state = (await docker.inspectContainer(containerOf(session).id))!;
+    return { running: state.State.Running, startedAt: state.State.StartedAt, restarts: state.RestartCount };
+  };
+
+  /** Runs `bomb` in a fresh session while another answers; the bombed session must go on afterwards, its files kept. */
+  async function survivesBomb(bomb: string, timeout = 10) {
     const a = await newSession();
     const b = await newSession();
+    await run(a, "open('kept.txt', 'w').write('still here')");
     await run(b, "x = 41");
-    const bomb = call("POST", "/execute", { session_id: a, timeout: 10, command: "import os\nwhile True:\n    try: os.fork()\n    except OSError: pass" });
+    const before = await startsOf(a);
+    const started = performance.now();
+    const bombed = call("POST", "/execute", { session_id: a, timeout, command: bomb });
     await Bun.sleep(2000);
     const during = await run(b, "print(x + 1)");
     expect(during.stdout).toBe("42\n");
-    const result = await bomb;
+    const result = await bombed;
     expect(result.status, JSON.stringify(result.body)).toBe(200);
+    expect(["timeout", "error"]).toContain(result.body.status);
     expect((await call("GET", "/health")).body.status).toBe("healthy");
     expect((await run(b, "print(x)")).stdout).toBe("41\n");
+    expect((await run(a, "print('after the bomb')")).stdout).toBe("after the bomb\n");
+    expect((await run(a, "print(open('kept.txt').read())")).stdout).toBe("still here\n");
+    expect(await startsOf(a)).toEqual(before);
+    return { a, result: result.body, seconds: (performance.now() - started) / 1000 };
+  }
+
+  test("a fork bomb in one session leaves the others running, their state kept; its own session goes on", async () => {
+    const { a, result, seconds } = await survivesBomb("import os\nwhile True:\n    try: os.fork()\n    except OSError: pass");
+    expect(result.status).toBe("timeout");
+    console.log(`fork bomb (timeout 10 s) answered after ${seconds.toFixed(1)} s, state_lost ${result.state_lost}`);
+    // Nothing the run forked keeps the budget: a shell and a file helper start at once.
+    expect((await run(a, "echo shell ok", { language: "bash" })).stdout).toBe("shell ok\n");
+    expect((await call("GET", `/files?session_id=${a}&path=.`)).status).toBe(200);
+    expect(Number((await run(a, "ps -eo uid= | grep -c \"^ *$(id -u)$\"", { language: "bash" })).stdout)).toBeLessThan(10);
     // Closing the bombed session removes its container and every process in it.
     const id = containerOf(a).id;
     expect((await call("DELETE", `/sessions/${a}`)).body).toEqual({ success: true });
     expect(await docker.inspectContainer(id)).toBeUndefined();
     expect((await call("POST", "/execute", { command: "1", session_id: a })).status).toBe(410);
+  });
+
+  test("a thread bomb costs only its own run; the kernel keeps its state", async () => {
+    const { a, result } = await survivesBomb("import threading, time\nkept = 'yes'\nwhile True:\n    try: threading.Thread(target=time.sleep, args=(100,)).start()\n    except RuntimeError: pass");
+    expect(result).toMatchObject({ status: "timeout", state_lost: false });
+    expect((await run(a, "print(kept)")).stdout).toBe("yes\n");
+  });
+
+  test("each session's code runs as a uid of its own, named coderunner, within a process budget, in kernels, shells and Chromium", async () => {
+    const [a, b] = [await newSession(), await newSession()];
+    const identity = async (session: string) => {
+      const python = await run(session, "import os, getpass, json\nprint(json.dumps([os.getuid(), os.getgid(), getpass.getuser(), os.path.expanduser('~'), [l for l in open('/proc/self/limits') if l.startswith('Max processes')][0].split()[2:4], os.getpriority(os.PRIO_PROCESS, 0)]))");
+      const bash = await run(session, "id -u; whoami; echo ~; grep '^Max processes' /proc/self/limits | tr -s ' ' | cut -d' ' -f3,4", { language: "bash" });
+      return { python: JSON.parse(python.stdout), bash: bash.stdout.trim().split("\n") };
+    };
+    const [ia, ib] = [await identity(a), await identity(b)];
+    const uidA = ia.python[0] as number;
+    expect(uidA).not.toBe(ib.python[0]);
+    for (const [session, id] of [[a, ia], [b, ib]] as const) {
+      const uid = id.python[0];
+      expect(uid).toBeGreaterThanOrEqual(200_000);
+      expect(uid).toBeLessThan(300_000);
+      expect(containerOf(session).limits.pidsLimit).toBe(256);
+      expect((await docker.inspectContainer(containerOf(session).id))!.Config.Labels?.[LABEL.uid]).toBe(String(uid));
+      expect(id.python.slice(1)).toEqual([uid, "coderunner", "/home/coderunner", ["192", "192"], 19]);
+      expect(id.bash).toEqual([String(uid), "coderunner", "/home/coderunner", "192 192"]);
+    }
+    // Chromium too: its processes belong to the session's uid, with the same budget.
+    const browser = (await call("POST", "/v1/browser/sessions/", { sandbox_id: a })).body.session_id;
+    expect((await call("POST", "/v1/browser/interactions/navigate", { session_id: browser, url: "data:text/html,<title>t</title>" })).body.title).toBe("t");
+    const chromium = await run(
+      a,
+      "import os, json\nout = set()\nfor p in os.listdir('/proc'):\n    try:\n        if p.isdigit() and b'chromium' in open(f'/proc/{p}/cmdline','rb').read():\n            limit = [l for l in open(f'/proc/{p}/limits') if l.startswith('Max processes')][0].split()[2:4]\n            out.add((os.stat(f'/proc/{p}').st_uid, *limit))\n    except OSError: pass\nprint(json.dumps(sorted(out)))",
+    );
+    expect(JSON.parse(chromium.stdout)).toEqual([[uidA, "192", "192"]]);
+  });
+
+  test("code cannot signal another sandbox's processes, even given their PID on the host", async () => {
+    const [a, b] = [await newSession(), await newSession()];
+    await run(b, "kept = 'b'");
+    const uidB = Number((await run(b, "import os; print(os.getuid())")).stdout);
+    // The host sees every container's processes: B's kernel by its owner and command line.
+    const hostPid = readdirSync("/proc")
+      .filter((entry) => /^\d+$/.test(entry))
+      .find((pid) => {
+        try {
+          return statSync(`/proc/${pid}`).uid === uidB && readFileSync(`/proc/${pid}/cmdline`, "latin1").includes("kernel-launcher");
+        } catch {
+          return false;
+        }
+      });
+    expect(hostPid).toBeDefined();
+    const tried = await run(a, `import os, signal\nout = []\nfor sig in (0, signal.SIGKILL):\n    try:\n        os.kill(${hostPid}, sig); out.append('SENT')\n    except OSError as e:\n        out.append(type(e).__name__)\nprint(os.getuid() != ${uidB}, out)`);
+    expect(tried.stdout.trim()).toMatch(/^True \['(ProcessLookupError|PermissionError)', '(ProcessLookupError|PermissionError)'\]$/);
+    expect((await run(b, "print(kept)")).stdout).toBe("b\n");
   });
 
   test("memory_mb and vcpu_count are the sandbox's limits; a memory bomb costs only its own kernel", async () => {

@@ -1,8 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import { BOOT_CAPABILITIES, maskOf, missing, namesOf, parseCapabilities, SERVER_CAPABILITIES } from "../../../src/confinement/capabilities";
-import { checkBootCapabilities, serverCommand, serverDropArgv, serverEnvironment } from "../../../src/confinement/boot";
-import { confinedContainer } from "../../../src/confinement/container";
-import { CHROMIUM_WRAPPER, SANDBOX_USER, SERVER_USER } from "../../../src/confinement/layout";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bootAccount, BootError, checkBootCapabilities, extraUsersEntries, serverCommand, serverDropArgv, serverEnvironment } from "../../../src/confinement/boot";
+import { confinedContainer, MIN_USER_PROCESSES, serverReserve, userProcessBudget } from "../../../src/confinement/container";
+import { CHROMIUM_WRAPPER, sandboxAccount, SANDBOX_USER, SERVER_USER } from "../../../src/confinement/layout";
 import { asUser, dropTo } from "../../../src/confinement/user-command";
 import chromiumWrapper from "../../../image/chromium-as-sandbox-user.sh" with { type: "text" };
 import dockerfile from "../../../Dockerfile" with { type: "text" };
@@ -22,6 +25,14 @@ describe("commands as the sandbox user", () => {
     expect(() => asUser(user, ["true"], { oomScoreAdj: 1001 })).toThrow(RangeError);
   });
 
+  test("a process budget is set by prlimit, soft and hard, before the switch", () => {
+    const budget = { uid: 234567, gid: 234567, processes: 192 };
+    expect(dropTo(budget)).toEqual(["/usr/bin/prlimit", "--nproc=192:192", "--", ...dropTo({ uid: 234567, gid: 234567 })]);
+    expect(dropTo(sandboxAccount(234567, 192))).toEqual(["/usr/bin/prlimit", "--nproc=192:192", "--", "/usr/bin/nice", "-n", "19", "--", ...dropTo({ uid: 234567, gid: 234567 })]);
+    expect(asUser(budget, ["/bin/bash"], { cwd: "/w" }).slice(0, 3)).toEqual(["/usr/bin/prlimit", "--nproc=192:192", "--"]);
+    expect(() => dropTo({ ...budget, processes: 0 })).toThrow(RangeError);
+  });
+
   test("the prelude really runs the command in cwd with its arguments intact", async () => {
     const argv = asUser(user, ["/bin/sh", "-c", 'printf "%s|" "$PWD" "$@"', "x", "a b", "$(id)"], { cwd: "/tmp" }).slice(8);
     const proc = Bun.spawn(argv, { stdout: "pipe" });
@@ -29,9 +40,37 @@ describe("commands as the sandbox user", () => {
   });
 
   test("the Chromium wrapper drops to the same user with the same switches", () => {
-    expect(chromiumWrapper).toContain(`exec ${dropTo(SANDBOX_USER).join(" ")} /bin/sh -c`);
+    const switches = (user: { uid: number; gid: number; processes?: number }) =>
+      dropTo(user).join(" ").replace("=4242:4242", '="$processes:$processes"').replace("--reuid=4242 --regid=4242", '--reuid="$uid" --regid="$uid"');
+    expect(chromiumWrapper).toContain(`set -- ${switches({ uid: 4242, gid: 4242 })} "$@"`);
+    const budget = switches({ ...sandboxAccount(4242, 4242) });
+    expect(chromiumWrapper).toContain(`set -- ${budget.slice(0, budget.indexOf(" /usr/bin/setpriv"))} "$@"`);
     expect(chromiumWrapper).toContain(`HOME=${SANDBOX_USER.home}`);
     expect(dockerfile).toContain(CHROMIUM_WRAPPER);
+  });
+
+  test.skipIf(process.getuid?.() !== 0)("the Chromium wrapper runs Chromium as the sandbox uid within its budget, with a profile of its own", () => {
+    const dir = mkdtempSync(join(tmpdir(), "chromium-wrapper-"));
+    chmodSync(dir, 0o755); // the sandbox uid runs the fake Chromium from here
+    try {
+      const fake = join(dir, "chromium");
+      writeFileSync(fake, '#!/bin/sh\nid -u; id -G; grep "^Max processes" /proc/self/limits | tr -s " "; echo "$@"; cut -d " " -f 19 /proc/$$/stat\n', { mode: 0o755 });
+      const run = (env: Record<string, string>) => {
+        const proc = Bun.spawnSync(["sh", "image/chromium-as-sandbox-user.sh", "--headless", "--user-data-dir=/server/private"], { env: { PATH: "/usr/bin:/bin", CODERUNNER_CHROMIUM: fake, ...env } });
+        return { code: proc.exitCode, out: proc.stdout.toString().split("\n"), err: proc.stderr.toString() };
+      };
+      const budget = run({ CODERUNNER_SANDBOX_UID: "234567", CODERUNNER_USER_PROCESSES: "77" });
+      expect(budget.out.slice(0, 3)).toEqual(["234567", "234567", "Max processes 77 77 processes "]);
+      expect(budget.out[3]).toMatch(/^--headless --user-data-dir=\/tmp\/coderunner-chromium-\w+$/);
+      expect(budget.out[4]).toBe("19");
+      const plain = run({});
+      expect(plain.out[0]).toBe("1000");
+      expect(plain.out[2]).not.toContain(" 77 ");
+      expect(plain.out[4]).toBe("0");
+      expect(run({ CODERUNNER_SANDBOX_UID: "0" })).toMatchObject({ code: 2, err: expect.stringContaining("bad CODERUNNER_SANDBOX_UID") });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("the image creates both users with the ids the code uses", () => {
@@ -65,6 +104,19 @@ describe("the boot's hand-over to the server", () => {
   test("the server gets a home and temp directory of its own, the rest of the environment kept", () => {
     const env = serverEnvironment({ HOME: "/home/coderunner", CODERUNNER_API_KEY: "k", PATH: "/bin" });
     expect(env).toMatchObject({ HOME: "/run/coderunner/server/home", TMPDIR: "/run/coderunner/server/tmp", USER: "coderunner-server", CODERUNNER_API_KEY: "k", PATH: "/bin" });
+    expect(env).toMatchObject({ CODERUNNER_SANDBOX_UID: "1000", CODERUNNER_USER_PROCESSES: "0" });
+    expect(serverEnvironment({ CODERUNNER_SANDBOX_UID: "x" }, sandboxAccount(234567, 192))).toMatchObject({ CODERUNNER_SANDBOX_UID: "234567", CODERUNNER_USER_PROCESSES: "192" });
+  });
+
+  test("the sandbox user: the host's uid under the image's name and home, with its budget", () => {
+    expect(bootAccount({ sandboxUid: 1000, userProcesses: 0 })).toEqual({ name: "coderunner", uid: 1000, gid: 1000, home: "/home/coderunner" });
+    expect(bootAccount({ sandboxUid: 234567, userProcesses: 192 })).toEqual({ name: "coderunner", uid: 234567, gid: 234567, home: "/home/coderunner", processes: 192, niceness: 19 });
+    expect(() => bootAccount({ sandboxUid: 65534, userProcesses: 0 })).toThrow(BootError);
+    expect(() => bootAccount({ sandboxUid: 2 ** 31, userProcesses: 0 })).toThrow(BootError);
+    expect(extraUsersEntries(sandboxAccount(234567))).toEqual({
+      passwd: "coderunner:x:234567:234567:CodeRunner sandbox user:/home/coderunner:/bin/bash\n",
+      group: "coderunner:x:234567:\n",
+    });
   });
 
   test("a boot without its capabilities says which are missing and how to create the container", () => {
@@ -98,6 +150,22 @@ describe("the host's contract", () => {
     expect(spec.Env).toContain("CODERUNNER_EGRESS=on");
     expect(spec.HostConfig.ReadonlyRootfs).toBe(true);
     expect(spec.HostConfig.Tmpfs?.["/run"]).toContain("mode=0755");
+  });
+
+  test("a sandbox uid and process budget reach the boot through the environment", () => {
+    const spec = confinedContainer({ egress: true, denyCIDRs: [], sandboxUid: 234567, userProcesses: 192 });
+    expect(spec.Env).toEqual(["CODERUNNER_CONFINE=1", "CODERUNNER_EGRESS=on", "CODERUNNER_DENY_CIDRS=", "CODERUNNER_SANDBOX_UID=234567", "CODERUNNER_USER_PROCESSES=192"]);
+    expect(() => confinedContainer({ egress: true, denyCIDRs: [], sandboxUid: 990 })).toThrow(RangeError);
+    expect(() => confinedContainer({ egress: true, denyCIDRs: [], userProcesses: 0 })).toThrow(RangeError);
+  });
+
+  test("code's budget is the pids limit less the server's reserve, which grows with the Engine's CPUs past 8", () => {
+    expect(userProcessBudget(256, 2)).toBe(192);
+    expect(userProcessBudget(256, 8)).toBe(192);
+    expect(serverReserve(64)).toBe(120);
+    expect(userProcessBudget(1024, 64)).toBe(904);
+    expect(userProcessBudget(64 + MIN_USER_PROCESSES, 1)).toBe(MIN_USER_PROCESSES);
+    expect(() => userProcessBudget(100, 2)).toThrow(/leaves code 36 processes after the 64 kept.*raise the limit to 128/);
   });
 
   test("a bad CIDR fails on the host, not at the sandbox's boot", () => {

@@ -32,9 +32,12 @@ describe("the kernel handoff", () => {
       gid: 1000,
       cwd: "/home/coderunner",
       oom_score_adj: 1000,
+      nproc: null,
+      nice: null,
       env: { HOME: "/home/coderunner" },
       unset: ["JUPYTER_RUNTIME_DIR", "PYTHONNOUSERSITE", "TMPDIR"],
     });
+    expect(kernelHandoff({ uid: 234567, gid: 234567, cwd: "/", oomScoreAdj: 1000, processes: 192, niceness: 19, env: {} }, {}, {})).toMatchObject({ uid: 234567, gid: 234567, nproc: 192, nice: 19 });
   });
 });
 
