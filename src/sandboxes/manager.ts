@@ -228,7 +228,7 @@ export class SandboxManager {
       const spec = this.spec(request);
       const fitsPool = spec.egress && spec.limits.diskMB === this.options.limits.diskMB;
       for (let attempt = 0; ; attempt++) {
-        const warm = fitsPool && attempt < 2 ? this.pool.take() : undefined;
+        const warm = fitsPool && attempt < 2 ? (this.pool.take() ?? (await this.pool.next())) : undefined;
         const sandbox = warm ?? (await this.launch(spec, "claim"));
         try {
           const { memoryMB, cpus } = spec.limits;

@@ -24,6 +24,8 @@ export class WarmPool {
   private failures = 0;
   private retryTimer: Timer | undefined;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Callers waiting for a sandbox the pool is starting, served in order as each one is ready. */
+  private readonly waiters: ((sandbox: SandboxHandle | undefined) => void)[] = [];
 
   constructor(private readonly options: WarmPoolOptions) {}
 
@@ -55,6 +57,16 @@ export class WarmPool {
     return sandbox;
   }
 
+  /**
+   * A sandbox the pool is starting and no other caller waits for yet, once it is ready; undefined
+   * at once when there is none (or later, when its start fails), so the caller starts its own. A
+   * burst of sessions thus takes the pool's refills instead of queueing behind them.
+   */
+  next(): Promise<SandboxHandle | undefined> {
+    if (!this.running || this.starting <= this.waiters.length) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
   /** Resolves once every missing sandbox has been started (or failed to). */
   async settled(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
@@ -68,11 +80,14 @@ export class WarmPool {
       const started = this.options.launch().then(
         (sandbox) => {
           this.failures = 0;
-          if (this.running) this.ready.push(sandbox);
+          const waiter = this.waiters.shift();
+          if (waiter) waiter(sandbox);
+          else if (this.running) this.ready.push(sandbox);
           else void this.options.discard(sandbox).catch(() => undefined);
         },
         (error) => {
           this.failures += 1;
+          this.waiters.shift()?.(undefined);
           const delay = Math.min(1000 * 2 ** (this.failures - 1), 60_000);
           this.options.log.warn(`Could not start a warm sandbox (${messageOf(error)}); retrying in ${delay} ms`);
           if (this.running && !this.retryTimer) {
@@ -86,6 +101,8 @@ export class WarmPool {
       const tracked: Promise<void> = started.finally(() => {
         this.starting -= 1;
         this.inFlight.delete(tracked);
+        // A sandbox handed to a waiter leaves a place to fill (a failed start waits for its retry).
+        this.refill();
       });
       this.inFlight.add(tracked);
     }
@@ -96,6 +113,7 @@ export class WarmPool {
     this.running = false;
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+    for (const waiter of this.waiters.splice(0)) waiter(undefined);
     await this.settled();
     await Promise.allSettled(this.ready.splice(0).map((sandbox) => this.options.discard(sandbox)));
   }

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { silentLogger } from "../../../src/log";
 import type { SandboxHandle } from "../../../src/sandboxes/backend";
 import { WarmPool } from "../../../src/sandboxes/warm-pool";
+import { waitFor } from "../../helpers/serve-process";
 
 const handle = (name: string) => ({ id: name, name }) as SandboxHandle;
 
@@ -60,5 +61,33 @@ describe("WarmPool", () => {
     release();
     await stopping;
     expect(discarded.sort()).toEqual(["late", "old-2"]);
+  });
+});
+
+describe("WarmPool.next", () => {
+  test("a caller waits for a sandbox being started rather than starting its own; one per start; then the pool refills", async () => {
+    let n = 0;
+    const gates: (() => void)[] = [];
+    const { warm } = pool(1, () => new Promise((resolve) => gates.push(() => resolve(handle(`s${++n}`)))));
+    warm.start();
+    const first = warm.next();
+    expect(await Promise.race([warm.next(), Bun.sleep(10).then(() => "waited")])).toBeUndefined();
+    gates.shift()!();
+    expect((await first)!.name).toBe("s1");
+    await waitFor(() => gates.length === 1, "the refill to start");
+    expect(warm.stats()).toEqual({ size: 1, ready: 0, starting: 1 });
+    gates.shift()!();
+    await warm.settled();
+    expect(warm.stats().ready).toBe(1);
+    await warm.stop();
+  });
+
+  test("a failed start answers its waiter with nothing, so it starts its own", async () => {
+    const { warm } = pool(1, async () => {
+      throw new Error("no engine");
+    });
+    warm.start();
+    expect(await warm.next()).toBeUndefined();
+    await warm.stop();
   });
 });
