@@ -94,7 +94,7 @@ export class SandboxManager {
     this.clock = options.clock ?? Date.now;
     this.pool = new WarmPool({
       size: options.poolSize,
-      launch: () => this.launch({ role: "session", limits: options.limits, egress: true }, "pool"),
+      launch: () => this.launch({ role: "session", limits: options.limits, egress: options.egress }, "pool"),
       discard: (sandbox) => this.backend.remove(sandbox.id),
       log: options.log,
     });
@@ -226,7 +226,8 @@ export class SandboxManager {
     this.creating += 1;
     try {
       const spec = this.spec(request);
-      const fitsPool = spec.egress && spec.limits.diskMB === this.options.limits.diskMB;
+      // Warm sandboxes have the configured network and disk; memory and CPU change on the spot.
+      const fitsPool = spec.egress === this.options.egress && spec.limits.diskMB === this.options.limits.diskMB;
       for (let attempt = 0; ; attempt++) {
         const warm = fitsPool && attempt < 2 ? (this.pool.take() ?? (await this.pool.next())) : undefined;
         const sandbox = warm ?? (await this.launch(spec, "claim"));

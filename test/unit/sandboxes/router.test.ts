@@ -347,3 +347,17 @@ describe("lifecycle", () => {
     expect(backend.seen[before]!.sandbox).toBe(kept.name);
   });
 });
+
+describe("the warm pool follows the configured network", () => {
+  test("with the internet off by default, warm sandboxes are offline and serve sessions that do not ask for it", async () => {
+    const h = await host({ manager: { egress: false } });
+    await h.manager.warm();
+    const warm = [...h.backend.handles.values()].filter((handle) => handle.role === "session");
+    expect(warm.map((handle) => handle.egress)).toEqual([false]);
+    const creates = h.backend.creates;
+    const id = await h.newSession();
+    expect(h.manager.find(id)!.sandbox.egress).toBe(false);
+    expect(h.manager.find(id)!.sandbox.name).toBe(warm[0]!.name);
+    expect(h.backend.creates).toBe(creates + 1); // only the refill
+  });
+});
