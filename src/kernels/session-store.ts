@@ -109,9 +109,11 @@ export class SessionStore {
   private creatingDefault: Promise<Session> | undefined;
   private sweeper: Timer | undefined;
   private readonly clock: () => number;
+  private readonly directories: SessionDirectories;
 
   constructor(private readonly options: SessionStoreOptions) {
     this.clock = options.clock ?? Date.now;
+    this.directories = options.directories ?? localDirectories;
   }
 
   get size(): number {
@@ -138,7 +140,7 @@ export class SessionStore {
     // Counted at once, so concurrent creations cannot pass the limit while a directory is being made.
     this.sessions.set(id, session);
     try {
-      const made = this.options.oneSession ? undefined : (this.options.directories ?? localDirectories).create(dir);
+      const made = this.options.oneSession ? undefined : this.directories.create(dir);
       if (made) await made;
       if ((options.language ?? "python") === "python") await this.kernelFor(session);
     } catch (error) {
@@ -247,7 +249,7 @@ export class SessionStore {
     session.queue.cancelPending(new AppError("SESSION_GONE", `Session ${id} was closed before this run started.`));
     session.shell?.close();
     await session.kernel?.shutdown();
-    if (!options.keepFiles && !this.options.oneSession) await (this.options.directories ?? localDirectories).remove(session.dir);
+    if (!options.keepFiles && !this.options.oneSession) await this.directories.remove(session.dir);
     return true;
   }
 
