@@ -3,7 +3,7 @@ import { ConfigError, describeSettings, loadConfig } from "./config";
 import { HOST_COMMANDS } from "./cli/commands";
 import { prepareServe } from "./confinement/entry";
 import { messageOf } from "./errors";
-import { createLogger } from "./log";
+import { createLogger, survivePromiseRejections } from "./log";
 import { startServer } from "./server/serve";
 import { VERSION } from "./version";
 
@@ -37,6 +37,7 @@ async function serve(): Promise<number> {
   const log = createLogger(config.logLevel);
   // @jupyterlab/services announces every websocket on console.debug; keep that in our debug log.
   console.debug = (...parts: unknown[]) => log.debug(parts.map(String).join(" "));
+  survivePromiseRejections(log);
   const confinement = await prepareServe(config, log);
   const server = await startServer(config, log, { confinement });
   const { promise: done, resolve } = Promise.withResolvers<number>();

@@ -19,3 +19,15 @@ export function createLogger(level: string = "info", write: (line: string) => vo
 }
 
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/**
+ * Keeps a long-running process alive through a promise rejection nobody handled: logged with its
+ * stack, not fatal. A stray promise inside a library (a reconnect nobody awaits) must not end a
+ * server that every session of a sandbox depends on. Thrown exceptions still end the process.
+ */
+export function survivePromiseRejections(log: Logger): void {
+  process.on("unhandledRejection", (reason) => {
+    const detail = reason instanceof Error ? (reason.stack ?? reason.message) : String(reason);
+    log.error(`A promise was rejected and nobody handled it; the server goes on. ${detail}`);
+  });
+}

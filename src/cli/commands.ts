@@ -8,7 +8,7 @@ import { AppError, messageOf } from "../errors";
 import { ensureUp, hostLogPath } from "../host/daemon";
 import { readHost } from "../host/host-lock";
 import { startHostMode } from "../host/host-mode";
-import { createLogger } from "../log";
+import { createLogger, survivePromiseRejections } from "../log";
 import { DockerBackend } from "../sandboxes/docker-backend";
 import { progressPrinter } from "./progress";
 
@@ -211,6 +211,7 @@ const healthcheck: Command = async () => {
 const host: Command = async () => {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
+  survivePromiseRejections(log);
   const running = readHost(config.containerName);
   if (running) {
     console.error(`CodeRunner is already served by pid ${running.pid}${running.url ? ` on ${running.url}` : ""}; \`coderunner down\` stops it.`);

@@ -173,6 +173,11 @@ export class JupyterServer {
       "--ServerApp.log_level=WARN",
       // Kernels live as long as CodeRunner's sessions say, not as long as Jupyter's idle culler says.
       "--MappingKernelManager.cull_idle_timeout=0",
+      // A kernel that dies is CodeRunner's to replace (the session is told its state was lost), not
+      // Jupyter's to restart: a restart costs a kernel start nobody uses, and @jupyterlab/services
+      // answers it by reconnecting with a promise nobody awaits, which rejects when the connection
+      // is disposed meanwhile and, unhandled, would end the whole server.
+      "--KernelManager.autorestart=False",
       // Output volume is bounded by CodeRunner's own cap; Jupyter's rate limiter would silently drop output instead.
       "--ServerApp.limit_rate=False",
       // A kernel that dies is noticed (and restarted by Jupyter for sessions still holding it) within half a second.

@@ -95,7 +95,9 @@ async function call(sandbox: Sandbox, method: string, path: string, body?: unkno
     init.body = JSON.stringify(body);
     (init.headers as Record<string, string>)["content-type"] = "application/json";
   }
-  const response = await fetch(`${sandbox.url}${path}`, init);
+  const response = await fetch(`${sandbox.url}${path}`, init).catch(async (error) => {
+    throw new Error(`${method} ${path} got no answer (${error}); ${await whyGone(sandbox)}`);
+  });
   const text = await response.text();
   let parsed: any = text;
   try {
@@ -130,6 +132,13 @@ async function upload(sandbox: Sandbox, remotePath: string, content: string | Ui
 }
 
 const download = (sandbox: Sandbox, filename: string) => call(sandbox, "POST", "/download", { filename });
+
+/** Why a sandbox stopped answering: its container's state and the last lines it printed. */
+async function whyGone(sandbox: Sandbox): Promise<string> {
+  const state = (await docker.inspectContainer(sandbox.id).catch(() => undefined))?.State;
+  const logs = Bun.spawnSync(["docker", "logs", "--tail", "40", sandbox.name]);
+  return `container ${JSON.stringify(state)}; last output:\n${logs.stdout.toString()}${logs.stderr.toString()}`;
+}
 
 /** `docker exec` as root (the only way to look past the sandbox's own rules); `privileged` to read any process's memory figures. */
 function dockerExec(sandbox: Sandbox, argv: string[], privileged = false): { code: number; stdout: string; stderr: string } {
