@@ -22,7 +22,7 @@ const MiB = 1024 * 1024;
 export const SETTINGS = {
   host: s({ env: "CODERUNNER_HOST", kind: "string", default: "127.0.0.1", doc: "Address the REST server listens on. Anything but loopback requires an API key." }),
   port: s({ env: "CODERUNNER_PORT", kind: "int", default: 8223, min: 0, doc: "Port the REST server listens on (0 picks a free one)." }),
-  apiKey: s({ env: "CODERUNNER_API_KEY", kind: "string", default: undefined, doc: "When set, every route but /health and the docs requires this key in X-API-Key." }),
+  apiKey: s({ env: "CODERUNNER_API_KEY", kind: "string", default: undefined, doc: "When set, every route but /health, the docs and a session's usage requires this key in X-API-Key." }),
   python: s({ env: "CODERUNNER_PYTHON", kind: "string", default: "/usr/bin/python3", doc: "Python interpreter that has jupyter_server and ipykernel." }),
   kernelPoolSize: s({ env: "CODERUNNER_KERNEL_POOL_SIZE", kind: "int", default: 2, min: 0, doc: "Idle kernels kept warm for new sessions." }),
   kernelPoolRefill: s({ env: "CODERUNNER_KERNEL_POOL_REFILL", kind: "bool", default: true, doc: "Replace pool kernels as they are handed out; false keeps only the first ones (a sandbox serving one session)." }),

@@ -31,8 +31,10 @@ export class Session {
   kernel: PythonKernel | undefined;
   shell: BashShell | undefined;
   readonly queue = new SerialQueue();
-  /** Set when state was lost outside a run; reported with the next result. */
+  /** Set when Python state was lost outside a run; reported with the next Python result. */
   pendingNotice: string | undefined;
+  /** Set when the shell's state was lost after its run was answered; reported with the next shell result. */
+  pendingShellNotice: string | undefined;
 
   constructor(
     readonly id: string,

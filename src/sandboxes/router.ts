@@ -4,7 +4,7 @@ import { AppError, messageOf } from "../errors";
 import type { Logger } from "../log";
 import { silentLogger } from "../log";
 import { readLimitedBytes } from "../server/http-errors";
-import { checkKey, PUBLIC_PATH } from "../server/key-policy";
+import { checkKey, needsKeyHeader } from "../server/key-policy";
 import type { SandboxAddress } from "./backend";
 import { forward, type ForwardBody, PROXY_HEADER } from "./forward";
 import type { HostApp } from "./host-app";
@@ -140,7 +140,7 @@ export class HostRouter {
     const { pathname: path } = url;
     const method = request.method;
     if (isHostRoute(method, path)) return this.options.hostApp.handle(request);
-    if (this.options.apiKey && !PUBLIC_PATH.test(path)) checkKey(request.headers.get("x-api-key"), this.options.apiKey);
+    if (this.options.apiKey && needsKeyHeader(method, path)) checkKey(request.headers.get("x-api-key"), this.options.apiKey);
 
     if (method === "POST" && path === "/mcp") return this.mcp(request);
     if (method === "POST" && path === "/upload") return this.upload(request);

@@ -1,5 +1,5 @@
 import { Elysia } from "elysia";
-import { checkKey, KEY_IN_BODY_PATH, PUBLIC_PATH } from "./key-policy";
+import { checkKey, KEY_IN_BODY_PATH, needsKeyHeader } from "./key-policy";
 
 /**
  * Requires `X-API-Key` when a key is configured (the policy is `key-policy.ts`). The header is
@@ -12,8 +12,7 @@ export function apiKeyGuard(apiKey: string | undefined) {
   return app
     .onRequest(({ request }) => {
       const path = new URL(request.url).pathname;
-      if (PUBLIC_PATH.test(path) || path === KEY_IN_BODY_PATH) return;
-      checkKey(request.headers.get("x-api-key"), apiKey);
+      if (needsKeyHeader(request.method, path)) checkKey(request.headers.get("x-api-key"), apiKey);
     })
     .onBeforeHandle({ as: "global" }, ({ request, path, body }) => {
       if (path !== KEY_IN_BODY_PATH) return;

@@ -3,8 +3,8 @@ import { AppError } from "../errors";
 
 /**
  * Who may call the API, in one place for `coderunner serve` and the host: with a key configured,
- * every path but health and the docs needs it in `X-API-Key`; the SDK's session-create call may
- * carry it as `api_key` in its JSON body instead (and sends no header there).
+ * every path but health, the docs and a session's usage needs it in `X-API-Key`; the SDK's
+ * session-create call may carry it as `api_key` in its JSON body instead (and sends no header there).
  */
 
 /** Paths anyone may call: health for probes and the API docs. */
@@ -12,6 +12,19 @@ export const PUBLIC_PATH = /^\/(health\/?$|docs(\/|$))/;
 
 /** The one call whose key may come in its JSON body. */
 export const KEY_IN_BODY_PATH = "/v1/sessions/session";
+
+/**
+ * A session's usage, read with its id alone: InstaVM's client sends no key there (its
+ * `is_session_active` relies on it), and the id, 128 random bits handed only to the key's holder,
+ * is itself the secret. It tells CPU time, memory and age, nothing of the session's contents.
+ */
+const USAGE_BY_ID = /^\/v1\/sessions\/usage\/[^/]+\/?$/;
+
+/** Whether a request must carry the key in `X-API-Key` (when a key is configured). */
+export function needsKeyHeader(method: string, path: string): boolean {
+  if (PUBLIC_PATH.test(path) || path === KEY_IN_BODY_PATH) return false;
+  return !(method === "GET" && USAGE_BY_ID.test(path));
+}
 
 function same(a: string, b: string): boolean {
   const left = Buffer.from(a);

@@ -83,6 +83,16 @@ describe("POST /execute_async + GET /v1/executions/{task_id}", () => {
     expect(after.body.stdout).toBe("42\n");
   }, 30_000);
 
+  test("a task that ignores the interrupt waits for its kernel's fate: its result says the state was lost", async () => {
+    const session = await newSession();
+    const command = "import time\nwhile True:\n    try:\n        time.sleep(1)\n    except KeyboardInterrupt:\n        pass";
+    const { body } = await server.call("POST", "/execute_async", { command, session_id: session, timeout: 0.5 });
+    const task = await waitFor(body.task_id, 15_000);
+    expect(task.status).toBe("timeout");
+    expect(task.result.state_lost).toBe(true);
+    expect(task.serialized_stderr).toContain("did not stop, so it was replaced");
+  }, 30_000);
+
   test("a running task shows output so far and status running", async () => {
     const session = await newSession();
     const { body } = await server.call("POST", "/execute_async", {

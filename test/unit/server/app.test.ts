@@ -136,5 +136,17 @@ describe("HTTP layer", () => {
       expect((await call("POST", "/v1/sessions/session", JSON.stringify({ api_key: "wrong" }))).status).toBe(401);
       expect((await call("POST", "/v1/sessions/session", "{}")).status).toBe(401);
     });
+
+    test("a session's usage is read with its id alone, as the InstaVM SDK reads it; nothing else of the session is", async () => {
+      const { call } = app({ apiKey: "secret" });
+      const { json } = await call("POST", "/v1/sessions/session", JSON.stringify({ api_key: "secret" }));
+      const usage = await call("GET", `/v1/sessions/usage/${json.session_id}`);
+      expect(usage.status).toBe(200);
+      expect(usage.json.session_id).toBe(json.session_id);
+      expect((await call("GET", "/v1/sessions/usage/no-such-session")).json.code).toBe("SESSION_NOT_FOUND");
+      expect((await call("GET", `/v1/sessions/session/${json.session_id}`)).status).toBe(401);
+      expect((await call("DELETE", `/v1/sessions/session/${json.session_id}`)).status).toBe(401);
+      expect((await call("GET", `/v1/sessions/usage/${json.session_id}/x`)).status).toBe(401);
+    });
   });
 });
