@@ -163,6 +163,11 @@ export class RunProcesses {
     };
   }
 
+  /** The sandbox user's processes in root's session or below root, root excluded: what its runs left running, and the run under way. */
+  list(root: number): ProcessFacts[] {
+    return this.runOf(root, 0);
+  }
+
   /** SIGINT to `root` alone, its main thread (a frozen one gets it as it resumes); false when it is gone or not the sandbox user's. */
   interrupt(root: number): boolean {
     return this.owned(root) && this.table.signal(root, "SIGINT");

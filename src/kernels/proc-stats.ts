@@ -34,6 +34,16 @@ export function rssBytes(pid: number | undefined): number | null {
   }
 }
 
+/** The command line of `pid`, its arguments joined by spaces (cut to `max` characters); null if gone. */
+export function commandLine(pid: number, max = 200): string | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/cmdline`, "latin1").replace(/\0+$/, "").replaceAll("\0", " ");
+    return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  } catch {
+    return null;
+  }
+}
+
 /** PIDs of processes whose command line contains `needle` (for example a kernel's connection file). */
 export function findProcesses(needle: string): number[] {
   const found: number[] = [];

@@ -6,6 +6,7 @@ import { BashShell, type BashShellOptions } from "./bash-shell";
 import { userEnvironment } from "./environment";
 import type { KernelPool } from "./kernel-pool";
 import type { PythonKernel } from "./python-kernel";
+import type { ProcessFacts, RunProcesses } from "../confinement/run-processes";
 import { SerialQueue } from "./serial-queue";
 
 /** The id of the session used by calls that name none; its state persists between them. */
@@ -78,6 +79,11 @@ export interface SessionStoreOptions {
   baseEnv?: Record<string, string>;
   /** How shells start and where their scripts go (a confined sandbox starts them as the sandbox user). */
   shell?: Pick<BashShellOptions, "launch" | "scriptDir" | "runProcesses">;
+  /**
+   * Finds what a session's runs left running (below or in the session of its kernel and its shell):
+   * listed in its usage, ended when it closes. Undefined where /proc cannot tell (not Linux).
+   */
+  leftovers?: Pick<RunProcesses, "list" | "halt">;
   /** Creates and removes session directories (default: this process, with node:fs). */
   directories?: SessionDirectories;
   clock?: () => number;
@@ -242,13 +248,28 @@ export class SessionStore {
     for (const session of this.sessions.values()) if (session.kernel) this.discardKernel(session, notice);
   }
 
-  /** Closes a session: cancels its queued runs, ends its kernel and shell, removes its directory (unless `keepFiles`). */
+  /** The processes `session`'s runs left running, and those of the run under way: neither its kernel nor its shell. */
+  leftovers(session: Session): ProcessFacts[] {
+    const finder = this.options.leftovers;
+    if (!finder) return [];
+    return [session.kernel?.pid, session.shell?.pid].flatMap((root) => (root ? finder.list(root) : []));
+  }
+
+  /**
+   * Closes a session: cancels its queued runs, ends what its runs left running (a server in the
+   * background, a `nohup` job, a process in a session of its own), then its kernel and shell, and
+   * removes its directory (unless `keepFiles`).
+   */
   async close(id: string, options: { keepFiles?: boolean } = {}): Promise<boolean> {
     const session = this.sessions.get(id);
     if (!session) return false;
     this.sessions.delete(id);
     session.closed = true;
     session.queue.cancelPending(new AppError("SESSION_GONE", `Session ${id} was closed before this run started.`));
+    for (const root of [session.kernel?.pid, session.shell?.pid]) {
+      // Frozen while the rest is killed, so it starts nothing new meanwhile; then it ends its own way.
+      if (root && this.options.leftovers) this.options.leftovers.halt(root, 0).resume();
+    }
     session.shell?.close();
     await session.kernel?.shutdown();
     if (!options.keepFiles && !this.options.oneSession) await this.directories.remove(session.dir);

@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import type { Config } from "../config";
 import { type Confinement, processConfinement } from "../confinement/confinement";
+import { RunProcesses } from "../confinement/run-processes";
 import { Executor } from "../kernels/executor";
 import { JupyterServer } from "../kernels/jupyter-server";
 import { KernelPool } from "../kernels/kernel-pool";
@@ -73,6 +74,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     log,
     baseEnv: confinement.mode === "container" ? confinement.userEnvironment() : undefined,
     shell: { launch: confinement.launchShell, scriptDir: confinement.shellScriptDir, runProcesses: confinement.runProcesses },
+    // Unconfined, code runs as the server's own uid: only what descends from a session's kernel or shell is its.
+    leftovers: confinement.runProcesses ?? (process.platform === "linux" ? new RunProcesses(process.getuid!()) : undefined),
     directories: userFiles && { create: (path) => userFiles.makeDirectory(path), remove: (path) => userFiles.removeTree(path) },
   });
   const executor = new Executor({

@@ -418,6 +418,17 @@ print(json.dumps(out))`,
     expect(gone).toBe(true);
   });
 
+  test("what a session's Python left running in a session of its own is in its usage, and ends with it", async () => {
+    const { body } = await call(sandboxes.confined!, "POST", "/v1/sessions/session", {});
+    const session = body.session_id as string;
+    const pid = (await run(sandboxes.confined!, "import subprocess\nprint(subprocess.Popen(['sleep', '1003'], start_new_session=True).pid)", "python", { session_id: session })).stdout.trim();
+    const usage = await call(sandboxes.confined!, "GET", `/v1/sessions/usage/${session}`);
+    expect(usage.body.processes).toEqual([expect.objectContaining({ pid: Number(pid), command: "sleep 1003" })]);
+    expect((await call(sandboxes.confined!, "DELETE", `/sessions/${session}`)).status).toBe(200);
+    const gone = await until("the process to end", async () => ((await run(sandboxes.confined!, `kill -0 ${pid} 2>/dev/null && echo alive || echo gone`, "bash")).stdout === "gone\n" ? true : undefined), 10_000);
+    expect(gone).toBe(true);
+  });
+
   test("uploads land as the sandbox user; /app and /tmp work; system files and the server's state are refused", async () => {
     const sandbox = sandboxes.confined!;
     const bytes = new Uint8Array(2 * MiB + 3).map((_, i) => (i * 13) % 256);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { commandLine } from "../../src/kernels/proc-stats";
 import { startTestServer } from "../helpers/server";
 
 let server: Awaited<ReturnType<typeof startTestServer>>;
@@ -54,6 +55,23 @@ describe("GET /v1/sessions/usage/{id} reports real figures", () => {
     expect(after.shell.pid).toBeGreaterThan(0);
     expect(after.shell.memory_bytes).toBeGreaterThan(0);
     expect(after.memory_bytes).toBe(after.kernel.memory_bytes + after.shell.memory_bytes);
+  }, 30_000);
+
+  test("what runs left running is listed, and ended when the session closes: nohup jobs, own sessions, a server", async () => {
+    const id = (await server.call("POST", "/v1/sessions/session", {})).body.session_id;
+    const marker = `left-${id.slice(0, 8)}`;
+    expect((await usage(id)).processes).toEqual([]);
+    await server.call("POST", "/execute", { command: `nohup sleep 1001 ${marker}-a >/dev/null 2>&1 &`, language: "bash", session_id: id });
+    await server.call("POST", "/execute", { session_id: id, command: `import subprocess\nsubprocess.Popen(['sleep', '1002', '${marker}-b'], start_new_session=True)\nsubprocess.Popen(['python3', '-m', 'http.server', '0', '--bind', '127.0.0.1'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)` });
+    const listed = (await usage(id)).processes as { pid: number; command: string; memory_bytes: number | null }[];
+    const commands = listed.map((entry) => entry.command);
+    expect(commands).toEqual(expect.arrayContaining([`sleep 1001 ${marker}-a`, `sleep 1002 ${marker}-b`, expect.stringContaining("http.server")]));
+    expect(listed.every((entry) => entry.memory_bytes === null || entry.memory_bytes > 0)).toBe(true);
+
+    expect((await server.call("DELETE", `/sessions/${id}`)).status).toBe(200);
+    const alive = () => listed.filter((entry) => commandLine(entry.pid) === entry.command);
+    for (let i = 0; i < 100 && alive().length; i++) await Bun.sleep(50);
+    expect(alive()).toEqual([]);
   }, 30_000);
 
   test("unknown session: 404", async () => {

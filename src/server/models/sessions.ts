@@ -60,6 +60,10 @@ export const Usage = t.Object({
   uptime_seconds: t.Number(),
   kernel: t.Object({ cpu_seconds: t.Nullable(t.Number()), memory_bytes: t.Nullable(t.Number()), pid: t.Nullable(t.Number()) }),
   shell: t.Object({ cpu_seconds: t.Nullable(t.Number()), memory_bytes: t.Nullable(t.Number()), pid: t.Nullable(t.Number()) }),
+  processes: t.Array(
+    t.Object({ pid: t.Number(), command: t.String(), cpu_seconds: t.Nullable(t.Number()), memory_bytes: t.Nullable(t.Number()) }),
+    { description: "What the session's runs left running (and the run under way started), besides its kernel and shell; all ended when the session closes." },
+  ),
   sandbox: t.Optional(
     t.Object(
       {

@@ -1,5 +1,6 @@
 import { Elysia, t } from "elysia";
-import { cpuSeconds, rssBytes } from "../../kernels/proc-stats";
+import type { ProcessFacts } from "../../confinement/run-processes";
+import { commandLine, cpuSeconds, rssBytes } from "../../kernels/proc-stats";
 import type { Session, SessionStore } from "../../kernels/session-store";
 import { matchesMetadata, parseMetadataFilter, sandboxEntry } from "../sandbox-list";
 import { errors, Success } from "../models/common";
@@ -22,8 +23,8 @@ function info(session: Session): typeof SessionInfo.static {
   };
 }
 
-/** Real figures for a session's kernel and shell processes, read from /proc. */
-export function usageOf(session: Session, now: number = Date.now()): typeof Usage.static {
+/** Real figures for a session's kernel and shell processes, and what its runs left running, read from /proc. */
+export function usageOf(session: Session, leftovers: ProcessFacts[], now: number = Date.now()): typeof Usage.static {
   const kernelPid = session.kernel?.pid;
   const shellPid = session.shell?.pid;
   const kernel = { cpu_seconds: cpuSeconds(kernelPid), memory_bytes: rssBytes(kernelPid), pid: kernelPid ?? null };
@@ -37,6 +38,10 @@ export function usageOf(session: Session, now: number = Date.now()): typeof Usag
     uptime_seconds: Math.max(0, (now - session.createdAt.getTime()) / 1000),
     kernel,
     shell,
+    processes: leftovers.flatMap(({ pid }) => {
+      const command = commandLine(pid);
+      return command === null ? [] : [{ pid, command, cpu_seconds: cpuSeconds(pid), memory_bytes: rssBytes(pid) }];
+    }),
   };
 }
 
@@ -88,7 +93,10 @@ export function sessionRoutes(sessions: SessionStore) {
       response: { 200: SessionInfo, ...notFound },
       detail: { tags: ["Sessions"], summary: "Session status (InstaVM): vm_status is \"active\" while it lives" },
     })
-    .get("/v1/sessions/usage/:id", ({ params }) => usageOf(sessions.get(params.id)), {
+    .get("/v1/sessions/usage/:id", ({ params }) => {
+      const session = sessions.get(params.id);
+      return usageOf(session, sessions.leftovers(session));
+    }, {
       params: SessionIdParams,
       response: { 200: Usage, ...notFound },
       detail: { tags: ["Sessions"], summary: "CPU, memory, executions and uptime of a session" },

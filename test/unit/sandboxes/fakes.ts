@@ -39,7 +39,7 @@ export function fakeSandboxServer(name: string, seen: Seen[], options: { session
       }
       if (url.pathname === "/v1/sessions/sandboxes") return Response.json(sessions.map((id) => ({ sandbox_id: id, template_id: null, name: id, metadata: {}, status: "active", started_at: now, end_at: null })));
       if (url.pathname.startsWith("/v1/sessions/usage/")) {
-        return Response.json({ session_id: url.pathname.split("/").pop(), cpu_seconds: 1, memory_bytes: 2, executions: 0, uptime_seconds: 1, kernel: { cpu_seconds: 1, memory_bytes: 2, pid: 9 }, shell: { cpu_seconds: null, memory_bytes: null, pid: null } });
+        return Response.json({ session_id: url.pathname.split("/").pop(), cpu_seconds: 1, memory_bytes: 2, executions: 0, uptime_seconds: 1, kernel: { cpu_seconds: 1, memory_bytes: 2, pid: 9 }, shell: { cpu_seconds: null, memory_bytes: null, pid: null }, processes: [] });
       }
       if (url.pathname === "/v1/browser/sessions/") return Response.json({ sessions: [{ session_id: `browser-of-${name}` }] });
       if (url.pathname.endsWith("/stream")) {
