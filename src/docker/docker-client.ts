@@ -277,14 +277,18 @@ export class DockerClient {
     await response.text();
   }
 
-  /** `DELETE /containers/{id}`; false when there was no such container. */
+  /**
+   * `DELETE /containers/{id}`; false when there was no such container. A removal already under way
+   * (409, from another caller or an auto-remove) counts as done: the container is going.
+   */
   async removeContainer(id: string, options: { force?: boolean; volumes?: boolean } = {}): Promise<boolean> {
     const response = await this.call("DELETE", `/containers/${encodeURIComponent(id)}`, {
       query: { force: options.force, v: options.volumes },
-      expect: [204, 404],
+      expect: [204, 404, 409],
     });
-    await response.text();
-    return response.status === 204;
+    const text = await response.text();
+    if (response.status === 409 && !/already in progress/.test(text)) throw new DockerAPIError(409, text.trim(), `DELETE /containers/${id}`);
+    return response.status !== 404;
   }
 
   /** `GET /containers/{id}/json`; undefined when there is no such container. */

@@ -68,6 +68,15 @@ describe("DockerClient", () => {
     expect(await client.removeContainer("gone")).toBe(false);
   });
 
+  test("a removal already under way counts as removed; another conflict is an error", async () => {
+    const { client } = fakeEngine({
+      "DELETE /containers/going": () => json(409, { message: "removal of container going is already in progress" }),
+      "DELETE /containers/stuck": () => json(409, { message: "You cannot remove a running container stuck" }),
+    });
+    expect(await client.removeContainer("going", { force: true })).toBe(true);
+    expect((await client.removeContainer("stuck").catch((e) => e)).status).toBe(409);
+  });
+
   test("a socket that does not answer is a DockerConnectionError naming the address; ping says false", async () => {
     const refused = Object.assign(new Error("connect failed"), { code: "ECONNREFUSED" });
     const client = new DockerClient({ host: "unix:///nowhere.sock", fetch: async () => Promise.reject(refused) });
