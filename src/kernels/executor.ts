@@ -50,12 +50,19 @@ export interface RunControls {
 export const ANSWER_MARGIN_MS = 50;
 
 /**
- * How long before a client's deadline a run is interrupted: a tenth of its timeout, at least 100 ms
- * (an interrupted Python or bash run answers in a few milliseconds), at most the interrupt's grace.
+ * How long before a client's deadline a run is interrupted: a tenth of its timeout, from 250 ms (a
+ * warm kernel answers an interrupt in tens of milliseconds, a busy one in a few hundred) to 1 s.
  */
-export function stopReserveMs(timeoutMs: number, graceMs: number): number {
-  return Math.min(graceMs, Math.max(100, timeoutMs / 10));
+export function stopReserveMs(timeoutMs: number): number {
+  return Math.min(1000, Math.max(250, timeoutMs / 10));
 }
+
+/**
+ * How long an interrupted run gets to stop before its kernel or shell is given up and replaced (its
+ * state lost). Generous, as a waiting client has its answer by its deadline anyway: on a loaded
+ * machine a kernel's KeyboardInterrupt took over a second to render.
+ */
+export const INTERRUPT_GRACE_MS = 3000;
 
 type Engine = "python" | "shell";
 
@@ -97,7 +104,7 @@ export class Executor {
   private readonly graceMs: number;
 
   constructor(private readonly options: ExecutorOptions) {
-    this.graceMs = options.interruptGraceMs ?? 1000;
+    this.graceMs = options.interruptGraceMs ?? INTERRUPT_GRACE_MS;
   }
 
   /** Seconds a request may run: its own timeout within the configured maximum, or the default. */
@@ -185,7 +192,7 @@ export class Executor {
     const timeoutMs = timeoutSeconds * 1000;
     let budgetMs = timeoutMs;
     if (controls.answerBy !== undefined) {
-      budgetMs = Math.min(timeoutMs, controls.answerBy - run.started - stopReserveMs(timeoutMs, this.graceMs));
+      budgetMs = Math.min(timeoutMs, controls.answerBy - run.started - stopReserveMs(timeoutMs));
       if (budgetMs <= 0) return this.resultOf(run, { status: "unstarted", cpuTime: 0 });
       deadline.whileRunning = () => this.resultOf(run, { status: "stopping", cpuTime: null });
     }
