@@ -36,6 +36,8 @@ export interface TaskStoreOptions {
   clock?: () => number;
   newId?: () => string;
   log?: Logger;
+  /** Opens the database at `path` (tests wrap it to make writes fail). */
+  openDatabase?: (path: string, log: Logger) => TaskDatabase;
 }
 
 export class TaskStore {
@@ -68,7 +70,7 @@ export class TaskStore {
    */
   open(): void {
     if (this.db) throw new Error("The task store is open already.");
-    const db = TaskDatabase.open(this.options.path, this.log);
+    const db = (this.options.openDatabase ?? TaskDatabase.open)(this.options.path, this.log);
     this.db = db;
     const totals = db.finishedTotals();
     this.finishedCount = totals.count;

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "../../../src/log";
 import { taskView } from "../../../src/server/routes/tasks";
-import { TaskDatabaseError } from "../../../src/tasks/task-database";
+import { TaskDatabase, TaskDatabaseError } from "../../../src/tasks/task-database";
 import { TaskStore, type TaskStoreOptions } from "../../../src/tasks/task-store";
 import { executionResult } from "../../helpers/results";
 import { waitFor } from "../../helpers/serve-process";
@@ -202,5 +202,42 @@ describe("TaskStore on disk", () => {
     store.complete(task, executionResult());
     expect(task.status).toBe("completed");
     expect(open(path).get(task.id).failure?.code).toBe("SERVER_RESTARTED");
+  });
+
+  test("while writes fail (a full disk) tasks stay in memory and answer as usual; the next write saves them; one warning", () => {
+    const path = join(tempDir(), "tasks.db");
+    let full = false;
+    const writes = new Set(["saveLive", "saveFinished", "deleteFinishedBefore", "deleteOldestFinished"]);
+    const log = recordingLog();
+    const store = open(path, {
+      log,
+      openDatabase: (file, logger) =>
+        new Proxy(TaskDatabase.open(file, logger), {
+          get(target, name, receiver) {
+            const value = Reflect.get(target, name, receiver);
+            if (typeof value !== "function") return value;
+            return (...args: unknown[]) => {
+              if (full && writes.has(String(name))) throw new Error("database or disk is full");
+              return value.apply(target, args);
+            };
+          },
+        }),
+    });
+    full = true;
+    const task = store.create("s", "python");
+    store.record(task, { type: "stdout", text: "partial\n" });
+    expect(store.get(task.id)).toMatchObject({ status: "running", stdout: ["partial\n"] });
+    store.complete(task, executionResult({ stdout: "done\n" }));
+    expect(store.get(task.id)).toMatchObject({ status: "completed", result: { stdout: "done\n" } });
+    expect(store.size).toBe(1);
+    expect(log.warnings).toEqual([expect.stringContaining("cannot be written")]);
+    expect(() => open(crashCopy(path)).get(task.id)).toThrow(expect.objectContaining({ code: "TASK_NOT_FOUND" }));
+
+    full = false;
+    store.flush();
+    expect(open(crashCopy(path)).get(task.id)).toMatchObject({ status: "completed", result: { stdout: "done\n" } });
+    expect(store.get(task.id).status).toBe("completed");
+    expect(store.size).toBe(1);
+    expect(log.warnings).toHaveLength(1);
   });
 });
