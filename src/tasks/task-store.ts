@@ -7,6 +7,24 @@ import { TaskDatabase } from "./task-database";
 
 export { isFinished, statusOf, type Task, type TaskFailure, type TaskStatus } from "./task";
 
+export interface TaskStoreOptions {
+  /** The database file (created with its directory), or `:memory:` for tasks that end with the process. */
+  path: string;
+  /** Milliseconds a finished task is kept. */
+  retentionMs: number;
+  /** Tasks kept at once, whatever their state. */
+  maxTasks: number;
+  /** Bytes of finished tasks' output kept at once. */
+  maxBytes: number;
+  /** Milliseconds a running task's new state and output may wait before they are written (1000). */
+  flushMs?: number;
+  clock?: () => number;
+  newId?: () => string;
+  log?: Logger;
+  /** Opens the database at `path` (tests wrap it to make writes fail). */
+  openDatabase?: (path: string, log: Logger) => TaskDatabase;
+}
+
 /**
  * The records behind `POST /execute_async` and `GET /v1/executions/{task_id}`: each task's state, its
  * output so far, and its result once finished, kept in a SQLite file (`TaskDatabase`) so they outlive
@@ -21,25 +39,6 @@ export { isFinished, statusOf, type Task, type TaskFailure, type TaskStatus } fr
  * task in memory, with a warning, until a later write succeeds. The clock is injected so expiry is
  * testable.
  */
-
-export interface TaskStoreOptions {
-  /** The database file (created with its directory), or `:memory:` for tasks that end with the process. */
-  path: string;
-  /** Milliseconds a finished task is kept. */
-  retentionMs: number;
-  /** Tasks kept at once, whatever their state. */
-  maxTasks: number;
-  /** Bytes of finished tasks' output kept at once. */
-  maxBytes: number;
-  /** Milliseconds a running task's new state and output may wait before they are written. */
-  flushMs?: number;
-  clock?: () => number;
-  newId?: () => string;
-  log?: Logger;
-  /** Opens the database at `path` (tests wrap it to make writes fail). */
-  openDatabase?: (path: string, log: Logger) => TaskDatabase;
-}
-
 export class TaskStore {
   /** Queued and running tasks, and finished ones whose write has not succeeded yet. */
   private readonly live = new Map<string, Task>();
