@@ -6,8 +6,8 @@
  *       and, given BENCH_BASELINE=<checkout>, that checkout's server (before durable tasks: a Map);
  *   (b) the store alone, in this process: create, 20 chunks of output, complete, read back, on disk
  *       against in memory.
- * Servers are measured in turns, round after round, so drift in the machine's load hits each alike.
- * Run: `bun run bench:durable` (env BENCH_ROUNDS, BENCH_N per round and server, BENCH_BASELINE).
+ * Servers take turns task by task, so drift in the machine's load hits each alike.
+ * Run: `bun run bench:durable` (env BENCH_N tasks per cell and server, BENCH_ROUNDS of the store alone, BENCH_BASELINE).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,7 +18,7 @@ import { type ServeProcess, startServeProcess, waitFor } from "../test/helpers/s
 import { line, loadAverage, summarize } from "./stats";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const N = Number(process.env.BENCH_N ?? 40);
+const N = Number(process.env.BENCH_N ?? 200);
 const BASELINE = process.env.BENCH_BASELINE;
 const CELLS = {
   trivial: "1",
@@ -71,9 +71,9 @@ try {
     for (let i = 0; i < 5; i++) for (const cell of Object.values(CELLS)) await roundTrip(server, cell);
   }
   const samples = targets.map(() => Object.fromEntries(Object.keys(CELLS).map((name) => [name, [] as number[]])));
-  for (let round = 0; round < ROUNDS; round++) {
+  for (let i = 0; i < N; i++) {
     for (const [index, server] of servers.entries()) {
-      for (const [name, cell] of Object.entries(CELLS)) for (let i = 0; i < N; i++) samples[index]![name]!.push(await roundTrip(server, cell));
+      for (const [name, cell] of Object.entries(CELLS)) samples[index]![name]!.push(await roundTrip(server, cell));
     }
   }
   const store = { memory: [] as number[], disk: [] as number[] };
@@ -83,7 +83,7 @@ try {
     store.disk.push(storeOnly(join(dir, `round-${round}.db`), 500));
   }
 
-  console.log(`coderunner bench:durable — ${ROUNDS} rounds × ${N} tasks per cell and server, load average ${loadAverage()}`);
+  console.log(`coderunner bench:durable — ${N} tasks per cell and server, load average ${loadAverage()}`);
   for (const name of Object.keys(CELLS)) {
     console.log(`(a) execute_async round trip, cell ${JSON.stringify(name)}`);
     targets.forEach((target, index) => console.log(line(`    ${target.name}`, samples[index]![name]!)));
