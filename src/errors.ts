@@ -32,6 +32,8 @@ export const ErrorStatus = {
   BROWSER_ERROR: 500,
   NAVIGATION_FAILED: 502,
   KERNEL_UNAVAILABLE: 503,
+  /** An async task's failure, never a response: the server restarted before the task finished. */
+  SERVER_RESTARTED: 503,
   BROWSER_UNAVAILABLE: 503,
   DOCKER_UNAVAILABLE: 503,
 } as const satisfies Record<string, number>;

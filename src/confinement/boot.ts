@@ -16,6 +16,7 @@ import {
   sandboxAccount,
   type SandboxAccount,
   SANDBOX_USER,
+  SERVER_DATA_DIR,
   SERVER_STATE_DIR,
   SERVER_USER,
   SHELL_SCRIPTS_DIR,
@@ -30,10 +31,10 @@ import { asUser, SETPRIV } from "./user-command";
  * 1. installs the firewall in the container's network namespace (firewall.ts);
  * 2. names the sandbox user: `coderunner`, with the uid the host chose for this sandbox
  *    (CODERUNNER_SANDBOX_UID, 1000 by default), written for libnss-extrausers under /run;
- * 3. prepares the filesystem: the server's private state under /run/coderunner, and whatever an
- *    empty volume lacks (home, workspace, /app, a 1777 /tmp, the Matplotlib font cache), the
- *    image's home and /app handed to a sandbox uid other than the image's — acting in the sandbox
- *    user's directories only as that user, never as root;
+ * 3. prepares the filesystem: the server's private state under /run/coderunner (its data kept from
+ *    one boot to the next), and whatever an empty volume lacks (home, workspace, /app, a 1777 /tmp,
+ *    the Matplotlib font cache), the image's home and /app handed to a sandbox uid other than the
+ *    image's — acting in the sandbox user's directories only as that user, never as root;
  * 4. execs `coderunner serve` again as `coderunner-server` with CAP_SETUID, CAP_SETGID and CAP_KILL
  *    only (ambient, so Jupyter and the launchers it starts get them too), every other capability
  *    gone from the bounding set, `no_new_privs`, and SECBIT_NOROOT (uid 0 means nothing to an exec),
@@ -156,7 +157,11 @@ async function freshDirectory(path: string, owner: Account, mode: number, childr
   chownSync(path, owner.uid, owner.gid);
 }
 
-/** The server's state: /run/coderunner (root, 0755), its private directory (0700) and the shells' scripts (0711). */
+/**
+ * The server's state: /run/coderunner (root, 0755), its private directory (0700) and the shells'
+ * scripts (0711), both fresh at each boot, and its data (0700), kept from one boot to the next unless
+ * it is not a private directory of the server's.
+ */
 async function prepareServerState(): Promise<void> {
   const root = lstatOrUndefined(STATE_ROOT);
   if (root && (root.isSymbolicLink() || !root.isDirectory() || root.uid !== 0)) throw new BootError(`${STATE_ROOT} is not a directory owned by root.`);
@@ -164,6 +169,8 @@ async function prepareServerState(): Promise<void> {
   chmodSync(STATE_ROOT, 0o755);
   await freshDirectory(SERVER_STATE_DIR, SERVER_USER, 0o700, ["home", "tmp"]);
   await freshDirectory(SHELL_SCRIPTS_DIR, SERVER_USER, 0o711);
+  const data = lstatOrUndefined(SERVER_DATA_DIR);
+  if (!data?.isDirectory() || data.uid !== SERVER_USER.uid || (data.mode & 0o7777) !== 0o700) await freshDirectory(SERVER_DATA_DIR, SERVER_USER, 0o700);
 }
 
 /**

@@ -52,6 +52,13 @@ export const STATE_ROOT = "/run/coderunner";
 export const SERVER_STATE_DIR = `${STATE_ROOT}/server`;
 
 /**
+ * The server's state that outlives it (the async tasks' database): server-owned, 0700, kept from one
+ * boot to the next. On the writable layer it survives a restart of the container; on a read-only
+ * root it is on the /run tmpfs and lasts as long as the container runs.
+ */
+export const SERVER_DATA_DIR = `${STATE_ROOT}/data`;
+
+/**
  * Scripts the server hands to the sandbox user's shells: server-owned, 0711, so the sandbox user
  * reads a script whose name it is given but can neither list nor change what is there.
  */

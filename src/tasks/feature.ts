@@ -1,5 +1,8 @@
 import { join } from "node:path";
 import { Elysia } from "elysia";
+import type { Config } from "../config";
+import type { Confinement } from "../confinement/confinement";
+import { SERVER_DATA_DIR } from "../confinement/layout";
 import { FileArea } from "../files/file-area";
 import { WorkspaceFiles } from "../files/workspace-files";
 import type { Feature, FeatureContext } from "../server/feature";
@@ -10,16 +13,27 @@ import { AsyncRuns } from "./async-runs";
 import { TaskStore } from "./task-store";
 
 /**
+ * Where the async tasks' database lives: `CODERUNNER_STATE_DIR`; unset, the server's data directory
+ * in a confined sandbox (the code's user may not read it) or `.coderunner` in the workspace.
+ */
+export function taskDatabasePath(config: Pick<Config, "stateDir" | "workspace">, confinement?: Pick<Confinement, "mode">): string {
+  if (config.stateDir === ":memory:") return ":memory:";
+  return join(config.stateDir ?? (confinement?.mode === "container" ? SERVER_DATA_DIR : join(config.workspace, ".coderunner")), "tasks.db");
+}
+
+/**
  * Async runs (`/execute_async`, `/v1/executions/{id}`), streamed runs (`/execute/stream`) and files
  * (`/upload`, `/download`, `/files`): the ways agents run long jobs and move data in and out.
- * Owns the task store and the timer that expires finished tasks.
+ * Owns the task store (its database is opened at start) and the timer that expires finished tasks.
  */
-export function runsAndFilesFeature({ config, log, sessions, executor, files }: FeatureContext, clock: () => number = Date.now): Feature {
+export function runsAndFilesFeature({ config, log, sessions, executor, files, confinement }: FeatureContext, clock: () => number = Date.now): Feature {
   const store = new TaskStore({
+    path: taskDatabasePath(config, confinement),
     retentionMs: config.taskRetentionSeconds * 1000,
     maxTasks: config.maxRetainedTasks,
     maxBytes: config.taskRetentionBytes,
     clock,
+    log,
   });
   const runs = new AsyncRuns({ store, sessions, executor, log });
   const fileService = files ?? new WorkspaceFiles(new FileArea(config.workspace), join(config.workspace, ".uploads"));
@@ -32,11 +46,13 @@ export function runsAndFilesFeature({ config, log, sessions, executor, files }: 
     name: "runs-and-files",
     plugin,
     start() {
+      store.open();
       sweeper = setInterval(() => store.sweep(), Math.min(60_000, (config.taskRetentionSeconds * 1000) / 4));
       sweeper.unref?.();
     },
     stop() {
       clearInterval(sweeper);
+      store.close();
     },
     health: () => ({ tasks: { retained: store.size } }),
   };

@@ -35,7 +35,8 @@ function setup() {
       });
     },
   };
-  const store = new TaskStore({ retentionMs: 3_600_000, maxTasks: 100, maxBytes: 1 << 30 });
+  const store = new TaskStore({ path: ":memory:", retentionMs: 3_600_000, maxTasks: 100, maxBytes: 1 << 30 });
+  store.open();
   const resolver = {
     async resolve(id: string | null | undefined) {
       const session = sessions.get(id ?? "default");

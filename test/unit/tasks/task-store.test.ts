@@ -7,7 +7,8 @@ const result = executionResult;
 function store(over: Partial<ConstructorParameters<typeof TaskStore>[0]> = {}) {
   let now = 1_000_000;
   let n = 0;
-  const tasks = new TaskStore({ retentionMs: 3_600_000, maxTasks: 100, maxBytes: 1 << 30, clock: () => now, newId: () => `t${++n}`, ...over });
+  const tasks = new TaskStore({ path: ":memory:", retentionMs: 3_600_000, maxTasks: 100, maxBytes: 1 << 30, clock: () => now, newId: () => `t${++n}`, ...over });
+  tasks.open();
   return { tasks, advance: (ms: number) => (now += ms), now: () => now };
 }
 
@@ -51,7 +52,7 @@ describe("TaskStore", () => {
     const task = tasks.create("s", "python");
     tasks.complete(task, result());
     advance(59_999);
-    expect(tasks.get(task.id)).toBe(task);
+    expect(tasks.get(task.id)).toEqual(task);
     advance(1);
     expect(() => tasks.get(task.id)).toThrow(expect.objectContaining({ code: "TASK_NOT_FOUND", status: 404 }));
     expect(tasks.size).toBe(0);
