@@ -8,7 +8,8 @@
  * Medians over rounds/samples. Run: `bun run bench:async` (env BENCH_ROUNDS, BENCH_TASKS, BENCH_N, BENCH_CELL).
  */
 import { join } from "node:path";
-import { startServeProcess, waitFor } from "../test/helpers/serve-process";
+import { startServeProcess } from "../test/helpers/serve-process";
+import { until } from "../test/helpers/poll";
 import { line, summarize } from "./stats";
 
 const SESSIONS = 8;
@@ -83,7 +84,7 @@ async function streamOnce(session: string): Promise<{ first: number; total: numb
 }
 
 try {
-  await waitFor(async () => ((await (await fetch(`${server.url}/health`)).json()) as any).kernels.idle >= 2, "the pool to warm", 60_000);
+  await until("the pool to warm", async () => ((await (await fetch(`${server.url}/health`)).json()) as any).kernels.idle >= 2, { timeoutMs: 60_000 });
   const sessions: string[] = [];
   for (let i = 0; i < SESSIONS; i++) sessions.push((await post("/v1/sessions/session", {})).session_id);
   for (const session of sessions) await post("/execute", { command: TASK_CELL, session_id: session });

@@ -14,7 +14,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TaskStore } from "../src/tasks/task-store";
 import { executionResult } from "../test/helpers/results";
-import { type ServeProcess, startServeProcess, waitFor } from "../test/helpers/serve-process";
+import { type ServeProcess, startServeProcess } from "../test/helpers/serve-process";
+import { until } from "../test/helpers/poll";
 import { line, loadAverage, summarize } from "./stats";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -67,7 +68,7 @@ const servers = await Promise.all(targets.map((target) => startServeProcess(targ
 const dir = mkdtempSync(join(tmpdir(), "coderunner-bench-durable-"));
 try {
   for (const server of servers) {
-    await waitFor(async () => ((await (await fetch(`${server.url}/health`)).json()) as any).kernels.idle >= 1, "the pool to warm", 60_000);
+    await until("the pool to warm", async () => ((await (await fetch(`${server.url}/health`)).json()) as any).kernels.idle >= 1, { timeoutMs: 60_000 });
     for (let i = 0; i < 5; i++) for (const cell of Object.values(CELLS)) await roundTrip(server, cell);
   }
   const samples = targets.map(() => Object.fromEntries(Object.keys(CELLS).map((name) => [name, [] as number[]])));

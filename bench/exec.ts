@@ -8,7 +8,8 @@
  */
 import { join } from "node:path";
 import { rssBytes } from "../src/kernels/proc-stats";
-import { startServeProcess, waitFor } from "../test/helpers/serve-process";
+import { startServeProcess } from "../test/helpers/serve-process";
+import { until } from "../test/helpers/poll";
 import { line, summarize } from "./stats";
 
 const N = Number(process.env.BENCH_N ?? 200);
@@ -88,7 +89,7 @@ try {
     return response.json() as Promise<any>;
   };
   const idleKernels = async () => (await (await fetch(`${server.url}/health`)).json()).kernels.idle as number;
-  await waitFor(async () => (await idleKernels()) >= 2, "the pool to warm", 60_000);
+  await until("the pool to warm", async () => (await idleKernels()) >= 2, { timeoutMs: 60_000 });
 
   // (d) RSS with two idle kernels and no session.
   const serverRss = rssBytes(server.proc.pid)!;
@@ -113,7 +114,7 @@ try {
   const create: number[] = [];
   const createAndRun: number[] = [];
   for (let i = 0; i < SESSIONS; i++) {
-    await waitFor(async () => (await idleKernels()) >= 2, "the pool to refill", 60_000);
+    await until("the pool to refill", async () => (await idleKernels()) >= 2, { timeoutMs: 60_000 });
     let id = "";
     const total = await timed(async () => {
       create.push(await timed(async () => (id = (await post("/v1/sessions/session", {})).session_id)));

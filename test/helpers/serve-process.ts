@@ -48,12 +48,3 @@ export async function startServeProcess(command: string[], options: { cwd?: stri
     },
   };
 }
-
-/** Waits until `predicate` holds, polling; throws with `what` after `timeoutMs`. */
-export async function waitFor(predicate: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (performance.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await Bun.sleep(25);
-  }
-}

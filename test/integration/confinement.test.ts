@@ -17,6 +17,7 @@ import { confinedContainer, type ConfinedContainerOptions } from "../../src/conf
 import { DockerClient } from "../../src/docker/docker-client";
 import type { ContainerCreateBody } from "../../src/docker/docker-types";
 import { engineAnswers, TEST_IMAGE, testImage } from "../helpers/image";
+import { until } from "../helpers/poll";
 
 const docker = new DockerClient();
 const engineUp = await engineAnswers(docker);
@@ -41,16 +42,6 @@ interface Sandbox {
 
 const sandboxes: Record<"confined" | "locked" | "own" | "plain", Sandbox | undefined> = { confined: undefined, locked: undefined, own: undefined, plain: undefined };
 const volumes = mkdtempSync(join(tmpdir(), "coderunner-confine-volumes-"));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(50);
-  }
-}
 
 async function healthy(url: string): Promise<Record<string, any> | undefined> {
   const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
@@ -84,7 +75,7 @@ async function startSandbox(role: string, options: { confined?: ConfinedContaine
   const info = (await docker.inspectContainer(Id))!;
   const port = info.NetworkSettings.Ports?.["8223/tcp"]?.[0]?.HostPort;
   const url = `http://127.0.0.1:${port}`;
-  await until(`${name} to answer /health`, () => healthy(url));
+  await until(`${name} to answer /health`, () => healthy(url), { timeoutMs: 120_000 });
   return { name, id: Id, url, apiKey, startMs: Math.round(performance.now() - started) };
 }
 
@@ -338,7 +329,7 @@ print(json.dumps(out))`,
       const traces = await run(sandbox, "cat /tmp/hook-ran 2>/dev/null; echo; cat /tmp/spec-ran 2>/dev/null || echo no-spec", "bash");
       const found = traces.stdout.trim().split("\n").filter(Boolean);
       return found.length > 1 ? found : undefined;
-    }, 30_000);
+    }, { timeoutMs: 30_000 });
     expect(lines.at(-1)).toBe("no-spec");
     // The hook does run (so this test can see one that ran elsewhere), but only inside kernels, as the sandbox user with nothing.
     expect(lines.length).toBeGreaterThan(1);
@@ -414,7 +405,7 @@ print(json.dumps(out))`,
     const session = body.session_id as string;
     const job = (await run(sandboxes.confined!, "sleep 300 >/dev/null 2>&1 & echo $!", "bash", { session_id: session })).stdout.trim();
     expect((await call(sandboxes.confined!, "DELETE", `/sessions/${session}`)).status).toBe(200);
-    const gone = await until("the job to end", async () => ((await run(sandboxes.confined!, `kill -0 ${job} 2>/dev/null && echo alive || echo gone`, "bash")).stdout === "gone\n" ? true : undefined), 10_000);
+    const gone = await until("the job to end", async () => ((await run(sandboxes.confined!, `kill -0 ${job} 2>/dev/null && echo alive || echo gone`, "bash")).stdout === "gone\n" ? true : undefined), { timeoutMs: 10_000 });
     expect(gone).toBe(true);
   });
 
@@ -425,7 +416,7 @@ print(json.dumps(out))`,
     const usage = await call(sandboxes.confined!, "GET", `/v1/sessions/usage/${session}`);
     expect(usage.body.processes).toEqual([expect.objectContaining({ pid: Number(pid), command: "sleep 1003" })]);
     expect((await call(sandboxes.confined!, "DELETE", `/sessions/${session}`)).status).toBe(200);
-    const gone = await until("the process to end", async () => ((await run(sandboxes.confined!, `kill -0 ${pid} 2>/dev/null && echo alive || echo gone`, "bash")).stdout === "gone\n" ? true : undefined), 10_000);
+    const gone = await until("the process to end", async () => ((await run(sandboxes.confined!, `kill -0 ${pid} 2>/dev/null && echo alive || echo gone`, "bash")).stdout === "gone\n" ? true : undefined), { timeoutMs: 10_000 });
     expect(gone).toBe(true);
   });
 

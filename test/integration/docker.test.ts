@@ -13,6 +13,7 @@ import { ContainerManager } from "../../src/docker/lifecycle";
 import { tarStream } from "../../src/docker/tar-writer";
 import { AppError } from "../../src/errors";
 import { engineAnswers, TEST_IMAGE, testImage } from "../helpers/image";
+import { until } from "../helpers/poll";
 
 const docker = new DockerClient();
 const engineUp = await engineAnswers(docker);
@@ -47,16 +48,6 @@ const run = (command: string, language = "python") => post(`${endpoint!.baseURL}
 async function removeTestContainers() {
   for (const container of await docker.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=${process.pid}`] } })) {
     await docker.removeContainer(container.Id, { force: true });
-  }
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(100);
   }
 }
 
@@ -166,13 +157,13 @@ describe.skipIf(!engineUp)("the CodeRunner container on a real Docker Engine", (
     const restarted = await until("the restart", async () => {
       const info = await docker.inspectContainer(NAME);
       return info && info.RestartCount > before.RestartCount ? info : undefined;
-    });
+    }, { timeoutMs: 60_000, everyMs: 100 });
     expect(restarted.Id).toBe(before.Id);
     const after = await until("code to run again", async () => {
       endpoint = (await manager.endpoint()) ?? endpoint;
       const result = await run("print('back')");
       return result.status === 200 ? result : undefined;
-    }, 120_000);
+    }, { timeoutMs: 120_000, everyMs: 100 });
     expect(after.body.stdout).toBe("back\n");
   }, 180_000);
 

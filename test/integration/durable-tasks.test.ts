@@ -5,7 +5,8 @@ import { confinedContainer } from "../../src/confinement/container";
 import { SERVER_DATA_DIR } from "../../src/confinement/layout";
 import { DockerClient } from "../../src/docker/docker-client";
 import { engineAnswers, TEST_IMAGE, testImage } from "../helpers/image";
-import { type ServeProcess, startServeProcess, waitFor } from "../helpers/serve-process";
+import { type ServeProcess, startServeProcess } from "../helpers/serve-process";
+import { until } from "../helpers/poll";
 
 /**
  * Async tasks outlive the server: `coderunner serve` as a process, killed with SIGKILL while one task
@@ -37,9 +38,11 @@ async function task(server: ServeProcess, id: string): Promise<{ status: number;
   return { status: response.status, body: await response.json() };
 }
 
-async function settled(server: ServeProcess, id: string, until: (body: any) => boolean, what: string): Promise<any> {
+async function settled(server: ServeProcess, id: string, done: (body: any) => boolean, what: string): Promise<any> {
   let last: any;
-  await waitFor(async () => until((last = (await task(server, id)).body)), `${what} (last: ${JSON.stringify(last)})`, 60_000);
+  await until(what, async () => done((last = (await task(server, id)).body)), { timeoutMs: 60_000 }).catch((error) => {
+    throw new Error(`${(error as Error).message} (last: ${JSON.stringify(last)})`);
+  });
   return last;
 }
 
@@ -121,7 +124,7 @@ describe("durable async tasks", () => {
         await docker.startContainer(Id);
         const port = (await docker.inspectContainer(Id))!.NetworkSettings.Ports?.["8223/tcp"]?.[0]?.HostPort;
         const url = `http://127.0.0.1:${port}`;
-        await waitFor(async () => (await fetch(`${url}/health`).catch(() => undefined))?.ok === true, "the sandbox to answer", 120_000);
+        await until("the sandbox to answer", async () => (await fetch(`${url}/health`).catch(() => undefined))?.ok === true, { timeoutMs: 120_000 });
         const headers = { "x-api-key": apiKey, "content-type": "application/json" };
         return {
           post: async (path: string, body: unknown) => (await fetch(`${url}${path}`, { method: "POST", headers, body: JSON.stringify(body) })).json() as Promise<any>,
@@ -131,7 +134,7 @@ describe("durable async tasks", () => {
       const before = await sandbox();
       const { task_id } = await before.post("/execute_async", { command: "print('kept')" });
       let finished: any;
-      await waitFor(async () => (finished = await before.task(task_id)).is_complete, "the task to finish", 60_000);
+      await until("the task to finish", async () => (finished = await before.task(task_id)).is_complete, { timeoutMs: 60_000 });
       expect(finished).toMatchObject({ status: "completed", serialized_stdout: "kept\n" });
       const peek = await before.post("/execute", {
         command: `import os\nfor path in ["${SERVER_DATA_DIR}", "${SERVER_DATA_DIR}/tasks.db"]:\n    try: open(path, "rb") if path.endswith(".db") else os.listdir(path); print("read", path)\n    except OSError as e: print(type(e).__name__)`,

@@ -10,6 +10,8 @@ import { join } from "node:path";
 import { asUser } from "../../src/confinement/user-command";
 import type { MultipartUpload, StagedFile } from "../../src/files/multipart-upload";
 import { SandboxUserFiles } from "../../src/files/sandbox-user-files";
+import { isAlive } from "../../src/kernels/proc-stats";
+import { until } from "../helpers/poll";
 
 const root = process.getuid?.() === 0;
 const NOBODY = { uid: 65534, gid: 65534 };
@@ -139,7 +141,7 @@ describe("files as the sandbox user, with the real helper", () => {
     for (let i = 0; i < 5; i++) await files.list(".", home);
     expect(helperPids()).toEqual(before);
     for (const pid of before) process.kill(pid, "SIGKILL");
-    await Bun.sleep(50);
+    await until("the killed helper to be gone", () => before.every((pid) => !isAlive(pid)));
     expect((await collect((await files.openForDownload("small.txt", home, 1024)).source)).toString()).toBe("small");
   });
 

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findProcesses, isAlive } from "../../src/kernels/proc-stats";
-import { startServeProcess, type ServeProcess, waitFor } from "../helpers/serve-process";
+import { until } from "../helpers/poll";
+import { startServeProcess, type ServeProcess } from "../helpers/serve-process";
 import { startTestServer } from "../helpers/server";
 
 const CLI = [process.execPath, `${import.meta.dir}/../../src/cli.ts`];
@@ -28,7 +29,7 @@ describe("coderunner serve as a process", () => {
     expect(findProcesses(server.workspace).length).toBeGreaterThan(0);
     server.proc.kill("SIGTERM");
     expect(await server.proc.exited).toBe(0);
-    await waitFor(() => !isAlive(kernelPid) && !isAlive(jupyterPid), "kernel and Jupyter to end", 10_000);
+    await until("kernel and Jupyter to end", () => !isAlive(kernelPid) && !isAlive(jupyterPid), { timeoutMs: 10_000 });
   });
 
   test("SIGINT does the same", async () => {
@@ -37,7 +38,7 @@ describe("coderunner serve as a process", () => {
     const { kernelPid, jupyterPid } = await childrenOf(server);
     server.proc.kill("SIGINT");
     expect(await server.proc.exited).toBe(0);
-    await waitFor(() => !isAlive(kernelPid) && !isAlive(jupyterPid), "kernel and Jupyter to end", 10_000);
+    await until("kernel and Jupyter to end", () => !isAlive(kernelPid) && !isAlive(jupyterPid), { timeoutMs: 10_000 });
   });
 
   test("even a SIGKILLed CodeRunner leaves nothing behind: Jupyter watches its parent, kernels theirs", async () => {
@@ -46,8 +47,8 @@ describe("coderunner serve as a process", () => {
     const { kernelPid, jupyterPid } = await childrenOf(server);
     server.proc.kill("SIGKILL");
     await server.proc.exited;
-    await waitFor(() => !isAlive(jupyterPid), "Jupyter Server to notice its parent died", 10_000);
-    await waitFor(() => !isAlive(kernelPid), "the kernel to notice Jupyter died", 15_000);
+    await until("Jupyter Server to notice its parent died", () => !isAlive(jupyterPid), { timeoutMs: 10_000 });
+    await until("the kernel to notice Jupyter died", () => !isAlive(kernelPid), { timeoutMs: 15_000 });
   });
 });
 
@@ -58,7 +59,7 @@ describe("Jupyter Server dying", () => {
     expect(first.body.stdout).toBe("before\n");
     const oldPid = server.jupyter.pid!;
     process.kill(oldPid, "SIGKILL");
-    await waitFor(() => server.jupyter.pid !== undefined && server.jupyter.pid !== oldPid, "Jupyter Server to be restarted", 30_000);
+    await until("Jupyter Server to be restarted", () => server.jupyter.pid !== undefined && server.jupyter.pid !== oldPid, { timeoutMs: 30_000 });
     const after = await server.call("POST", "/execute", { command: "print('kept' in globals())" });
     expect(after.status).toBe(200);
     expect(after.body.stdout).toBe("False\n");
@@ -77,8 +78,8 @@ describe("a client that goes away", () => {
     await (await post({ command: "kept = 7" })).json();
     const controller = new AbortController();
     const abandoned = post({ command: "import time\nprint('started', flush=True)\ntime.sleep(30)", timeout: 60 }, controller.signal).catch(() => "aborted");
-    await waitFor(() => server.sessions.find("default")!.queue.length > 0, "the run to start");
-    await Bun.sleep(200);
+    // Executing, not just queued: its kernel says busy.
+    await until("the run to be executing", () => server.sessions.find("default")?.kernel?.connection.status === "busy");
     controller.abort();
     expect(await abandoned).toBe("aborted");
     const started = performance.now();

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { commandLine } from "../../src/kernels/proc-stats";
+import { until } from "../helpers/poll";
 import { startTestServer } from "../helpers/server";
 
 let server: Awaited<ReturnType<typeof startTestServer>>;
@@ -59,19 +60,24 @@ describe("GET /v1/sessions/usage/{id} reports real figures", () => {
 
   test("what runs left running is listed, and ended when the session closes: nohup jobs, own sessions, a server", async () => {
     const id = (await server.call("POST", "/v1/sessions/session", {})).body.session_id;
-    const marker = `left-${id.slice(0, 8)}`;
+    // Its own durations (sleep takes fractions) tell its sleeps from any other test's.
+    const marker = String(Math.floor(Math.random() * 1e6));
     expect((await usage(id)).processes).toEqual([]);
-    await server.call("POST", "/execute", { command: `nohup sleep 1001 ${marker}-a >/dev/null 2>&1 &`, language: "bash", session_id: id });
-    await server.call("POST", "/execute", { session_id: id, command: `import subprocess\nsubprocess.Popen(['sleep', '1002', '${marker}-b'], start_new_session=True)\nsubprocess.Popen(['python3', '-m', 'http.server', '0', '--bind', '127.0.0.1'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)` });
-    const listed = (await usage(id)).processes as { pid: number; command: string; memory_bytes: number | null }[];
-    const commands = listed.map((entry) => entry.command);
-    expect(commands).toEqual(expect.arrayContaining([`sleep 1001 ${marker}-a`, `sleep 1002 ${marker}-b`, expect.stringContaining("http.server")]));
+    await server.call("POST", "/execute", { command: `nohup sleep 1001.${marker} >/dev/null 2>&1 &`, language: "bash", session_id: id });
+    await server.call("POST", "/execute", { session_id: id, command: `import subprocess\nsubprocess.Popen(['sleep', '1002.${marker}'], start_new_session=True)\nimport sys\nsubprocess.Popen([sys.executable, '-m', 'http.server', '0', '--bind', '127.0.0.1'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)` });
+    type Listed = { pid: number; command: string; memory_bytes: number | null }[];
+    const expected = [`sleep 1001.${marker}`, `sleep 1002.${marker}`, expect.stringContaining("http.server")];
+    // A snapshot of /proc: wait for what was just started to have exec'd.
+    const listed = await until("the three to be listed", async () => {
+      const processes = (await usage(id)).processes as Listed;
+      return processes.length >= 3 && processes;
+    });
+    expect(listed.map((entry) => entry.command)).toEqual(expect.arrayContaining(expected));
     expect(listed.every((entry) => entry.memory_bytes === null || entry.memory_bytes > 0)).toBe(true);
 
     expect((await server.call("DELETE", `/sessions/${id}`)).status).toBe(200);
     const alive = () => listed.filter((entry) => commandLine(entry.pid) === entry.command);
-    for (let i = 0; i < 100 && alive().length; i++) await Bun.sleep(50);
-    expect(alive()).toEqual([]);
+    await until("what the session left to end", () => alive().length === 0);
   }, 30_000);
 
   test("unknown session: 404", async () => {

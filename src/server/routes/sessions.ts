@@ -40,7 +40,8 @@ export function usageOf(session: Session, leftovers: ProcessFacts[], now: number
     shell,
     processes: leftovers.flatMap(({ pid }) => {
       const command = commandLine(pid);
-      return command === null ? [] : [{ pid, command, cpu_seconds: cpuSeconds(pid), memory_bytes: rssBytes(pid) }];
+      // Gone, or a zombie (an empty command line) waiting for its parent: nothing left running.
+      return command ? [{ pid, command, cpu_seconds: cpuSeconds(pid), memory_bytes: rssBytes(pid) }] : [];
     }),
   };
 }

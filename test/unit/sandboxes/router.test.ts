@@ -5,7 +5,8 @@ import { type ManagerOptions, SandboxManager } from "../../../src/sandboxes/mana
 import { fieldOf, HostRouter, routeKey } from "../../../src/sandboxes/router";
 import { PROXY_HEADER } from "../../../src/sandboxes/forward";
 import { jsonCaller } from "../../helpers/http";
-import { waitFor } from "../../helpers/serve-process";
+
+import { until } from "../../helpers/poll";
 import { FakeBackend } from "./fakes";
 
 /**
@@ -164,7 +165,7 @@ describe("the host", () => {
     const dropped = await open();
     expect(session.inflight).toBe(1);
     await dropped.body!.cancel();
-    await waitFor(() => session.inflight === 0, "the dropped stream to end");
+    await until("the dropped stream to end", () => session.inflight === 0);
   });
 
   test("ending a session removes its sandbox; later calls naming it answer 410 with why", async () => {

@@ -2,7 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { silentLogger } from "../../../src/log";
 import type { SandboxHandle } from "../../../src/sandboxes/backend";
 import { WarmPool } from "../../../src/sandboxes/warm-pool";
-import { waitFor } from "../../helpers/serve-process";
+
+import { until } from "../../helpers/poll";
 
 const handle = (name: string) => ({ id: name, name }) as SandboxHandle;
 
@@ -74,7 +75,7 @@ describe("WarmPool.next", () => {
     expect(await Promise.race([warm.next(), Bun.sleep(10).then(() => "waited")])).toBeUndefined();
     gates.shift()!();
     expect((await first)!.name).toBe("s1");
-    await waitFor(() => gates.length === 1, "the refill to start");
+    await until("the refill to start", () => gates.length === 1);
     expect(warm.stats()).toEqual({ size: 1, ready: 0, starting: 1 });
     gates.shift()!();
     await warm.settled();

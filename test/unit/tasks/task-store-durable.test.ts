@@ -8,7 +8,8 @@ import { taskView } from "../../../src/server/routes/tasks";
 import { TaskDatabase, TaskDatabaseError } from "../../../src/tasks/task-database";
 import { TaskStore, type TaskStoreOptions } from "../../../src/tasks/task-store";
 import { executionResult } from "../../helpers/results";
-import { waitFor } from "../../helpers/serve-process";
+
+import { until } from "../../helpers/poll";
 
 /**
  * The store on a file, as the server uses it: a restart is a new store on the same file, a crash one
@@ -111,7 +112,7 @@ describe("TaskStore on disk", () => {
     };
     expect(restartedNow()).toBe("");
     const all = Array.from({ length: 100 }, (_, i) => `${i}\n`).join("");
-    await waitFor(() => restartedNow() === all, "the batch to be written", 5_000);
+    await until("the batch to be written", () => restartedNow() === all, { timeoutMs: 5_000 });
   });
 
   test("the caps hold on disk: expired and evicted tasks are deleted rows, also for caps lowered between starts", () => {
