@@ -84,10 +84,15 @@ class StreamTail {
     return this.buffer;
   }
 
+  /**
+   * Resolves when more text arrives or the stream ends. Text already buffered does not count: what
+   * a reader left there (the start of a marker, a marker without its newline yet) waits for more,
+   * and resolving at once would spin the reader in microtasks, starving the event loop for good.
+   */
   next(): Promise<void> {
     return new Promise((resolve) => {
       this.waiter = resolve;
-      if (this.buffer || this.ended) this.wake();
+      if (this.ended) this.wake();
     });
   }
 }
