@@ -39,6 +39,8 @@ export interface BashShellOptions {
 }
 
 const MARK = "\x1eCODERUNNER-END:";
+/** The marker's first byte: a chunk without it, with no marker begun before it, holds none. */
+const MARK_BYTE = MARK.charCodeAt(0);
 
 type Reader = ReadableStreamDefaultReader<Uint8Array>;
 
@@ -47,6 +49,11 @@ class StreamTail {
   private readonly decoder = new TextDecoder();
   private waiter: (() => void) | undefined;
   ended = false;
+  /**
+   * False once the run's output filled the cap: what holds no marker is dropped as it arrives,
+   * undecoded, so a flood is read (the writer never blocks) for little more than the read itself.
+   */
+  wanted = true;
 
   constructor(private readonly reader: Reader) {
     void this.pump();
@@ -57,6 +64,7 @@ class StreamTail {
       for (;;) {
         const { done, value } = await this.reader.read();
         if (done) break;
+        if (!this.wanted && !this.buffer && !value.includes(MARK_BYTE)) continue;
         this.buffer += this.decoder.decode(value, { stream: true });
         this.wake();
       }
@@ -193,6 +201,13 @@ export class BashShell {
       return { status: "died", cpuTime: null, exitCode: null, freshShell };
     }
 
+    const { collector } = options;
+    const tails = [this.stdout!, this.stderr!];
+    for (const tail of tails) tail.wanted = true;
+    const collect = (stream: "stdout" | "stderr", text: string) => {
+      collector[stream](text);
+      if (collector.full) for (const tail of tails) tail.wanted = false;
+    };
     const stop = stopSignal(options.timeoutMs, options.signal);
     let stopped = false;
     void stop.promise.then(() => {
@@ -213,7 +228,7 @@ export class BashShell {
     options.signal?.addEventListener("abort", onAbort, { once: true });
     try {
       const [exitCode, errDone] = await Promise.race([
-        Promise.all([this.drain(this.stdout!, marker, (t) => options.collector.stdout(t)), this.drain(this.stderr!, marker, (t) => options.collector.stderr(t))]),
+        Promise.all([this.drain(this.stdout!, marker, (t) => collect("stdout", t)), this.drain(this.stderr!, marker, (t) => collect("stderr", t))]),
         grace.promise.then(() => ["stuck", false] as const),
         abortGrace.then(() => ["stuck", false] as const),
       ]);

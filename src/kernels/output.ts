@@ -59,6 +59,11 @@ export class OutputCollector {
     return this.used;
   }
 
+  /** True once the cap is reached: any further output is dropped. */
+  get full(): boolean {
+    return this.used >= this.limitBytes;
+  }
+
   private take(text: string): string {
     const room = this.limitBytes - this.used;
     const length = utf8Length(text);
