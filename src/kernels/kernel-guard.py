@@ -8,9 +8,22 @@ main thread's and the file-descriptor watchers', where subprocesses' output arri
 displayed outputs are counted, what passes the cap is swallowed, and the run's execute_reply
 carries a `{"source": "coderunner", "truncated": true}` payload (payloads come back whatever the
 cell's outcome, an interrupted one included). The count restarts with each execution.
+
+Standard input. A run has none: `input()` and `getpass()` raise EOFError as Python does at the end
+of input, file descriptor 0 reads /dev/null, and `!cmd` runs with stdin on /dev/null and its output
+on a pseudo-terminal (so programs still write line by line, with "\n" line ends), instead of
+IPython's pexpect session, which gives the command the terminal's input side (so `!cat` waits
+forever) and keeps all the command's output in memory until it ends.
 """
 
+import codecs
 import json
+import os
+import pty
+import signal
+import subprocess
+import sys
+import termios
 
 from IPython import get_ipython
 from ipykernel.iostream import OutStream
@@ -19,6 +32,7 @@ from ipykernel.iostream import OutStream
 def install(limit):
     shell = get_ipython()
     cap_output(shell, limit)
+    close_stdin(shell)
 
 
 def cap_output(shell, limit):
@@ -78,3 +92,63 @@ def cap_output(shell, limit):
 
     publisher.publish = capped_publish
     shell.events.register("pre_execute", restart)
+
+
+def close_stdin(shell):
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    # Python's own input() on that: the prompt, then "EOFError: EOF when reading a line". (This runs
+    # in a cell, where ipykernel has put its raw_input in builtins and kept Python's aside.)
+    kernel = shell.kernel
+    kernel.raw_input = kernel._sys_raw_input
+    kernel.getpass = lambda prompt="Password: ", stream=None: kernel.raw_input(prompt)
+
+    def system(cmd):
+        """`!cmd`: IPython's contract (`_exit_code`, `$var` expansion, no `&`), stdin on /dev/null."""
+        if cmd.rstrip().endswith("&"):
+            raise OSError("Background processes not supported.")
+        shell.user_ns["_exit_code"] = run_command(shell.var_expand(cmd, depth=1))
+
+    def run_command(cmd):
+        master, terminal = pty.openpty()
+        try:
+            modes = termios.tcgetattr(terminal)
+            modes[1] &= ~termios.ONLCR  # "\n" as the program wrote it, not "\r\n"
+            termios.tcsetattr(terminal, termios.TCSANOW, modes)
+            child = subprocess.Popen(
+                [os.environ.get("SHELL") or "/bin/sh", "-c", cmd],
+                stdin=subprocess.DEVNULL,
+                stdout=terminal,
+                stderr=terminal,
+            )
+        finally:
+            os.close(terminal)
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        try:
+            while True:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # EIO: every holder of the terminal has closed it
+                    chunk = b""
+                if not chunk:
+                    break
+                sys.stdout.write(decoder.decode(chunk))
+            sys.stdout.write(decoder.decode(b"", True))
+            status = child.wait()
+        except KeyboardInterrupt:
+            child.send_signal(signal.SIGINT)
+            try:
+                child.wait(0.2)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+            raise
+        finally:
+            os.close(master)
+        if status > 128:
+            return -(status - 128)
+        return status
+
+    shell.system = system
+    shell.system_piped = system
