@@ -5,9 +5,9 @@ is sent: every 0.2 s the buffer leaves as one iopub message of hundreds of megab
 kernel, Jupyter Server and CodeRunner each have to encode, copy and decode, and the reply to an
 interrupt waits behind all of it. So the kernel stops sending at the cap: the writes of a run (the
 main thread's and the file-descriptor watchers', where subprocesses' output arrives) and its
-displayed outputs are counted, what passes the cap is swallowed, and the run's execute_reply
-carries a `{"source": "coderunner", "truncated": true}` payload (payloads come back whatever the
-cell's outcome, an interrupted one included). The count restarts with each execution.
+displayed outputs are counted, and what passes the cap is swallowed. The first time, an empty
+display_data with `{"coderunner": "truncated"}` in its transient part tells the server at once,
+ahead of the run's end (a client's deadline may come first). The count restarts with each execution.
 
 Standard input. A run has none: `input()` and `getpass()` raise EOFError as Python does at the end
 of input, file descriptor 0 reads /dev/null, and `!cmd` runs with stdin on /dev/null and its output
@@ -37,6 +37,7 @@ def install(limit):
 
 def cap_output(shell, limit):
     state = {"used": 0, "over": False}
+    publisher = shell.display_pub
 
     def restart(*_):
         state["used"] = 0
@@ -46,7 +47,8 @@ def cap_output(shell, limit):
         state["used"] = limit
         if not state["over"]:
             state["over"] = True
-            shell.payload_manager.write_payload({"source": "coderunner", "truncated": True})
+            content = {"data": {}, "metadata": {}, "transient": {"coderunner": "truncated"}}
+            publisher.session.send(publisher.pub_socket, "display_data", content, parent=publisher.parent_header)
 
     stream_write = OutStream.write
 
@@ -69,7 +71,6 @@ def cap_output(shell, limit):
 
     OutStream.write = write
 
-    publisher = shell.display_pub
     publish = publisher.publish
 
     def capped_publish(data, *args, **kwargs):

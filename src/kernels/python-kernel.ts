@@ -147,11 +147,8 @@ export class PythonKernel {
       }, 100);
     });
     const finished = future.done.then(
-      (reply) => {
-        if (cappedAtSource(reply.content)) collector.truncated = true;
-        // An aborted request never ran; it is sent again once.
-        return reply.content.status === "aborted" ? ("aborted" as const) : ("completed" as const);
-      },
+      // An aborted request never ran; it is sent again once.
+      (reply) => (reply.content.status === "aborted" ? ("aborted" as const) : ("completed" as const)),
       () => "died" as const, // Jupyter restarted the kernel, which cancels pending futures.
     );
     const ended = Promise.race([finished, died]);
@@ -260,7 +257,9 @@ function collectIOPub(message: KernelMessage.IIOPubMessage, collector: OutputCol
       break;
     case "execute_result":
     case "display_data":
-      collector.result(content.data);
+      // The kernel's own cap says it swallowed output (kernel-guard.py).
+      if (content.transient?.coderunner === "truncated") collector.truncated = true;
+      else collector.result(content.data);
       break;
     case "error": {
       const error = { ename: content.ename, evalue: content.evalue, traceback: content.traceback ?? [] };
@@ -274,12 +273,6 @@ function collectIOPub(message: KernelMessage.IIOPubMessage, collector: OutputCol
 /** Python that installs `kernel-guard.py` without leaving a name in the user's namespace. */
 function guardSetup(limitBytes: number): string {
   return `exec(compile(${JSON.stringify(`${kernelGuard}\ninstall(${limitBytes})\n`)}, "<coderunner>", "exec"), {"__name__": "coderunner"})`;
-}
-
-/** Whether the kernel swallowed output past the cap during the run (its execute_reply says so in a payload). */
-function cappedAtSource(content: KernelMessage.IExecuteReplyMsg["content"]): boolean {
-  const payload = "payload" in content ? content.payload : undefined;
-  return (payload ?? []).some((item) => item.source === "coderunner" && item.truncated === true);
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
