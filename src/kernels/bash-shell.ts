@@ -50,10 +50,11 @@ class StreamTail {
   private waiter: (() => void) | undefined;
   ended = false;
   /**
-   * False once the run's output filled the cap: what holds no marker is dropped as it arrives,
-   * undecoded, so a flood is read (the writer never blocks) for little more than the read itself.
+   * Set once the run's output filled the cap: chunks that hold no marker are dropped as they arrive,
+   * undecoded, and this is called, so a flood is read (its writer never blocks) for little more
+   * than the read itself.
    */
-  wanted = true;
+  dropping: (() => void) | undefined;
 
   constructor(private readonly reader: Reader) {
     void this.pump();
@@ -64,7 +65,10 @@ class StreamTail {
       for (;;) {
         const { done, value } = await this.reader.read();
         if (done) break;
-        if (!this.wanted && !this.buffer && !value.includes(MARK_BYTE)) continue;
+        if (this.dropping && !this.buffer && !value.includes(MARK_BYTE)) {
+          this.dropping();
+          continue;
+        }
         this.buffer += this.decoder.decode(value, { stream: true });
         this.wake();
       }
@@ -203,10 +207,12 @@ export class BashShell {
 
     const { collector } = options;
     const tails = [this.stdout!, this.stderr!];
-    for (const tail of tails) tail.wanted = true;
+    const dropped = () => {
+      collector.truncated = true;
+    };
     const collect = (stream: "stdout" | "stderr", text: string) => {
       collector[stream](text);
-      if (collector.full) for (const tail of tails) tail.wanted = false;
+      if (collector.full) for (const tail of tails) tail.dropping = dropped;
     };
     const stop = stopSignal(options.timeoutMs, options.signal);
     let stopped = false;
@@ -249,6 +255,7 @@ export class BashShell {
       if (stopped) runProcesses?.halt(pid!, since!).resume();
       return { status: stopped ? "interrupted" : "completed", cpuTime, exitCode, freshShell };
     } finally {
+      for (const tail of tails) tail.dropping = undefined;
       stop.cancel();
       grace.cancel();
       clearTimeout(abortTimer);

@@ -95,6 +95,12 @@ describe("an output flood keeps the session's state", () => {
     await expectStateKept();
   });
 
+  test("bash output that fills the cap exactly, then more: truncated", async () => {
+    const result = await run(`head -c ${CAP} /dev/zero | tr '\\0' a; sleep 0.3; echo more`, { language: "bash" });
+    expect(result).toMatchObject({ status: "ok", truncated: true });
+    expect(result.stdout).toBe("a".repeat(CAP));
+  });
+
   test("bash output made of the end marker's first byte ends when the command does", async () => {
     // A run whose output ends with what could start the marker waits for more, not in a loop that
     // starves the server (which then never answered again).
