@@ -39,6 +39,8 @@ export interface BashShellOptions {
 }
 
 const MARK = "\x1eCODERUNNER-END:";
+/** The marker's first byte: a chunk without it, with no marker begun before it, holds none. */
+const MARK_BYTE = MARK.charCodeAt(0);
 
 type Reader = ReadableStreamDefaultReader<Uint8Array>;
 
@@ -47,6 +49,12 @@ class StreamTail {
   private readonly decoder = new TextDecoder();
   private waiter: (() => void) | undefined;
   ended = false;
+  /**
+   * Set once the run's output filled the cap: chunks that hold no marker are dropped as they arrive,
+   * undecoded, and this is called, so a flood is read (its writer never blocks) for little more
+   * than the read itself.
+   */
+  dropping: (() => void) | undefined;
 
   constructor(private readonly reader: Reader) {
     void this.pump();
@@ -57,6 +65,10 @@ class StreamTail {
       for (;;) {
         const { done, value } = await this.reader.read();
         if (done) break;
+        if (this.dropping && !this.buffer && !value.includes(MARK_BYTE)) {
+          this.dropping();
+          continue;
+        }
         this.buffer += this.decoder.decode(value, { stream: true });
         this.wake();
       }
@@ -84,10 +96,15 @@ class StreamTail {
     return this.buffer;
   }
 
+  /**
+   * Resolves when more text arrives or the stream ends. Text already buffered does not count: what
+   * a reader left there (the start of a marker, a marker without its newline yet) waits for more,
+   * and resolving at once would spin the reader in microtasks, starving the event loop for good.
+   */
   next(): Promise<void> {
     return new Promise((resolve) => {
       this.waiter = resolve;
-      if (this.buffer || this.ended) this.wake();
+      if (this.ended) this.wake();
     });
   }
 }
@@ -188,6 +205,15 @@ export class BashShell {
       return { status: "died", cpuTime: null, exitCode: null, freshShell };
     }
 
+    const { collector } = options;
+    const tails = [this.stdout!, this.stderr!];
+    const dropped = () => {
+      collector.truncated = true;
+    };
+    const collect = (stream: "stdout" | "stderr", text: string) => {
+      collector[stream](text);
+      if (collector.full) for (const tail of tails) tail.dropping = dropped;
+    };
     const stop = stopSignal(options.timeoutMs, options.signal);
     let stopped = false;
     void stop.promise.then(() => {
@@ -208,7 +234,7 @@ export class BashShell {
     options.signal?.addEventListener("abort", onAbort, { once: true });
     try {
       const [exitCode, errDone] = await Promise.race([
-        Promise.all([this.drain(this.stdout!, marker, (t) => options.collector.stdout(t)), this.drain(this.stderr!, marker, (t) => options.collector.stderr(t))]),
+        Promise.all([this.drain(this.stdout!, marker, (t) => collect("stdout", t)), this.drain(this.stderr!, marker, (t) => collect("stderr", t))]),
         grace.promise.then(() => ["stuck", false] as const),
         abortGrace.then(() => ["stuck", false] as const),
       ]);
@@ -229,6 +255,7 @@ export class BashShell {
       if (stopped) runProcesses?.halt(pid!, since!).resume();
       return { status: stopped ? "interrupted" : "completed", cpuTime, exitCode, freshShell };
     } finally {
+      for (const tail of tails) tail.dropping = undefined;
       stop.cancel();
       grace.cancel();
       clearTimeout(abortTimer);

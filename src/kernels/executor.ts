@@ -246,25 +246,25 @@ export class Executor {
     let error = collector.error;
     if (status === "unstarted") {
       resultStatus = "timeout";
-      collector.stderr(`Execution timed out after ${timeoutSeconds} s before it could start: it waited behind the session's earlier runs and was not run.\n`);
+      collector.notice(`Execution timed out after ${timeoutSeconds} s before it could start: it waited behind the session's earlier runs and was not run.\n`);
     } else if (status === "stopping") {
       resultStatus = "timeout";
-      collector.stderr(`\n${this.stopSentence(controls, timeoutSeconds)}; this answer could not wait for the ${what} to stop: if it does not, the next run says ${this.lost(engine)} lost.\n`);
+      collector.notice(`\n${this.stopSentence(controls, timeoutSeconds)}; this answer could not wait for the ${what} to stop: if it does not, the next run says ${this.lost(engine)} lost.\n`);
     } else if (status === "interrupted") {
       resultStatus = "timeout";
-      collector.stderr(`\n${this.stopSentence(controls, timeoutSeconds)}; the session and its state are intact.\n`);
+      collector.notice(`\n${this.stopSentence(controls, timeoutSeconds)}; the session and its state are intact.\n`);
     } else if (status === "unresponsive") {
       resultStatus = "timeout";
-      collector.stderr(`\n${this.stopSentence(controls, timeoutSeconds)}, but the ${what} did not stop, so it was replaced: ${this.lost(engine)} lost.\n`);
+      collector.notice(`\n${this.stopSentence(controls, timeoutSeconds)}, but the ${what} did not stop, so it was replaced: ${this.lost(engine)} lost.\n`);
     } else if (status === "died" && engine === "python") {
       resultStatus = "error";
       error = { ename: "KernelDied", evalue: "The Python kernel died during the run and was replaced; the session's Python state was lost.", traceback: [] };
-      collector.stderr(`\n${error.evalue}\n`);
+      collector.notice(`\n${error.evalue}\n`);
     } else if (status === "died") {
       resultStatus = "error";
       const how = exitCode === null ? "ended" : `exited with status ${exitCode}`;
       error = { ename: "ShellExited", evalue: `The shell ${how} during the run; the next run starts a new one (cd, exports and variables are reset).`, traceback: [] };
-      collector.stderr(`\n${error.evalue}\n`);
+      collector.notice(`\n${error.evalue}\n`);
     } else if (engine === "shell" && exitCode !== 0 && exitCode !== null) {
       resultStatus = "error";
       error = { ename: "ExitStatus", evalue: `The command exited with status ${exitCode}.`, traceback: [] };

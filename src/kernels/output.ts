@@ -45,7 +45,7 @@ export class OutputCollector {
   private readonly stderrParts: string[] = [];
   readonly results: RichResult[] = [];
   error: RunError | null = null;
-  /** True once anything was dropped for the cap. */
+  /** True once anything was dropped for the cap, here or at its source (the kernel's own cap). */
   truncated = false;
   private used = 0;
 
@@ -57,6 +57,11 @@ export class OutputCollector {
   /** Bytes kept so far. */
   get size(): number {
     return this.used;
+  }
+
+  /** True once the cap is reached: any further output is dropped. */
+  get full(): boolean {
+    return this.used >= this.limitBytes;
   }
 
   private take(text: string): string {
@@ -86,6 +91,15 @@ export class OutputCollector {
     if (!kept) return;
     parts.push(kept);
     this.listener?.({ type, text: kept });
+  }
+
+  /**
+   * Appends a sentence of CodeRunner's own to stderr (how the run ended, what was lost). It is kept
+   * past the cap, so a run that filled it still says why it stopped, and does not count as output.
+   */
+  notice(text: string): void {
+    this.stderrParts.push(text);
+    this.listener?.({ type: "stderr", text });
   }
 
   result(data: RichResult): void {

@@ -1,6 +1,7 @@
 import { KernelAPI, KernelConnection, type KernelMessage, type ServerConnection } from "@jupyterlab/services";
 import type { RunProcesses } from "../confinement/run-processes";
 import { AppError, messageOf } from "../errors";
+import kernelGuard from "./kernel-guard.py" with { type: "text" };
 import type { OutputCollector } from "./output";
 import { cpuSeconds, findProcesses, isAlive } from "./proc-stats";
 import { stopSignal, within } from "../timers";
@@ -41,6 +42,11 @@ export interface KernelFactory {
 }
 
 export interface PythonKernelOptions {
+  /**
+   * Output a run may send (CODERUNNER_OUTPUT_LIMIT_BYTES): the kernel stops sending past it, so a
+   * print loop costs neither the kernel, Jupyter nor this server more than that (`kernel-guard.py`).
+   */
+  outputLimitBytes: number;
   /** Ends what a stopped run started (a confined sandbox); undefined: the interrupt alone, as Jupyter sends it. */
   runProcesses?: Pick<RunProcesses, "mark" | "halt" | "interrupt">;
 }
@@ -51,11 +57,14 @@ export class PythonKernel {
   private constructor(
     readonly connection: KernelConnection,
     private readonly settings: ServerConnection.ISettings,
-    private readonly options: PythonKernelOptions = {},
+    private readonly options: PythonKernelOptions,
   ) {}
 
-  /** Starts a new kernel on the server and waits until it answers `kernel_info`. */
-  static async start(settings: ServerConnection.ISettings, name = "python3", options: PythonKernelOptions = {}): Promise<PythonKernel> {
+  /**
+   * Starts a new kernel on the server, waits until it answers `kernel_info`, and installs its output
+   * cap and closed standard input (`kernel-guard.py`).
+   */
+  static async start(settings: ServerConnection.ISettings, name: string, options: PythonKernelOptions): Promise<PythonKernel> {
     let model: Awaited<ReturnType<typeof KernelAPI.startNew>>;
     try {
       model = await KernelAPI.startNew({ name }, settings);
@@ -66,6 +75,12 @@ export class PythonKernel {
     const kernel = new PythonKernel(connection, settings, options);
     await connection.info;
     kernel.pidCache = findProcesses(`kernel-${model.id}.json`)[0];
+    try {
+      await kernel.runSilently(guardSetup(options.outputLimitBytes));
+    } catch (error) {
+      await kernel.shutdown({ kill: true });
+      throw error;
+    }
     // IPython sets up its display formatters and compiler caches on the first cell; pay for that
     // now, while the kernel waits in the pool, rather than in a session's first run.
     await kernel.connection.requestExecute({ code: "print(end=\"\")\nNone", silent: false, store_history: false }).done;
@@ -242,7 +257,9 @@ function collectIOPub(message: KernelMessage.IIOPubMessage, collector: OutputCol
       break;
     case "execute_result":
     case "display_data":
-      collector.result(content.data);
+      // The kernel's own cap says it swallowed output (kernel-guard.py).
+      if (content.transient?.coderunner === "truncated") collector.truncated = true;
+      else collector.result(content.data);
       break;
     case "error": {
       const error = { ename: content.ename, evalue: content.evalue, traceback: content.traceback ?? [] };
@@ -251,6 +268,11 @@ function collectIOPub(message: KernelMessage.IIOPubMessage, collector: OutputCol
       break;
     }
   }
+}
+
+/** Python that installs `kernel-guard.py` without leaving a name in the user's namespace. */
+function guardSetup(limitBytes: number): string {
+  return `exec(compile(${JSON.stringify(`${kernelGuard}\ninstall(${limitBytes})\n`)}, "<coderunner>", "exec"), {"__name__": "coderunner"})`;
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

@@ -61,7 +61,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   const factory = {
     start: async () => {
       await jupyter.ready();
-      return PythonKernel.start(jupyter.serverSettings, "python3", { runProcesses: confinement.runProcesses });
+      return PythonKernel.start(jupyter.serverSettings, "python3", { outputLimitBytes: config.outputLimitBytes, runProcesses: confinement.runProcesses });
     },
   };
   pool = new KernelPool({ factory, size: config.kernelPoolSize, refill: config.kernelPoolRefill, log });

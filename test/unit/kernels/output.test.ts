@@ -35,6 +35,20 @@ describe("OutputCollector", () => {
     expect(collector.truncated).toBe(true);
   });
 
+  test("a notice is kept past the cap, forwarded, and does not count as output", () => {
+    const events: OutputEvent[] = [];
+    const collector = new OutputCollector(4, (event) => events.push(event));
+    collector.stderr("12345");
+    collector.notice("\nExecution timed out.\n");
+    expect(collector.stderrText).toBe("1234\nExecution timed out.\n");
+    expect(collector.size).toBe(4);
+    expect(events.at(-1)).toEqual({ type: "stderr", text: "\nExecution timed out.\n" });
+    const roomy = new OutputCollector(100);
+    roomy.notice("said");
+    roomy.stdout("kept");
+    expect([roomy.stdoutText, roomy.truncated]).toEqual(["kept", false]);
+  });
+
   test("errors are stripped of ANSI codes", () => {
     const collector = new OutputCollector(100);
     collector.fail({ ename: "E", evalue: "\x1b[1mv\x1b[0m", traceback: ["\x1b[0;31mline\x1b[0m"] });
