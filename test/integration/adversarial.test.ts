@@ -1,7 +1,8 @@
 /**
  * What an agent's worst code does to a sandbox, against the REAL Docker Engine, through the host's
- * REST API: fork and thread bombs, a memory bomb, an infinite loop, a run that ignores the
- * interrupt, a disk fill, processes left behind, and a session killing every process it can see.
+ * REST API: fork and thread bombs, a memory bomb, output floods, an infinite loop, a run that
+ * ignores the interrupt, a disk fill, processes left behind, and a session killing every process it
+ * can see.
  * Each case asserts that the host answers /health, that another session (the victim) keeps its
  * state, that the offending session says clearly what happened and goes on (its files kept, its
  * container never restarted), and, at the end, that nothing is orphaned. Own instance name and
@@ -145,6 +146,18 @@ describe.skipIf(!engineUp)("an agent's worst code costs at most its own run", ()
     expect(after.state_lost).toBe(true);
     expect(after.stderr).toContain("so its Python kernel was replaced");
     console.log(`a run ignoring the interrupt (timeout 3 s) answered after ${seconds.toFixed(2)} s`);
+  });
+
+  test("an output flood answers the first MiB, truncated, and keeps the session's state, in Python and bash", async () => {
+    const { a, result } = await survives("kept = 'yes'\nwhile True:\n    print('x' * 10000)", { timeout: 5 });
+    expect(result).toMatchObject({ status: "timeout", truncated: true, state_lost: false });
+    expect(result.stdout.length).toBeGreaterThan(1_000_000);
+    expect(result.stdout.length).toBeLessThanOrEqual(MiB);
+    expect((await run(a, "print(kept)")).stdout).toBe("yes\n");
+    const bash = await run(a, "export KEPT=yes; yes", { language: "bash", timeout: 5 });
+    expect(bash).toMatchObject({ status: "timeout", truncated: true, state_lost: false });
+    expect(bash.stdout.length).toBeGreaterThan(1_000_000);
+    expect((await run(a, "echo $KEPT", { language: "bash" })).stdout).toBe("yes\n");
   });
 
   test("a bash fork bomb costs only its run; the shell keeps its state", async () => {
