@@ -1,5 +1,6 @@
 import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, ftruncateSync } from "node:fs";
 import { join } from "node:path";
+import { SERVER_DATA_DIR, SERVER_USER } from "../confinement/layout";
 import { messageOf } from "../errors";
 
 /** A bind mount for the container create body (`HostConfig.Mounts`). */
@@ -12,15 +13,18 @@ export interface BindMount {
 
 /**
  * The writable paths of a sandbox whose root filesystem is read-only: each a directory of its own
- * disk. `mode` is set on creation; `owned` directories belong to the sandbox's uid.
+ * disk. `mode` is set on creation; `owner` is the sandbox's uid ("code"), the server's, or root.
+ * The server's data (the async tasks' database) lives on the disk too, so it outlives a restart of
+ * the container as the workspace does; the /run tmpfs would not.
  */
 const PATHS = [
-  { dir: "home", target: "/home/coderunner", mode: 0o755, owned: true },
+  { dir: "home", target: "/home/coderunner", mode: 0o755, owner: "code" },
   // The image's working directory: made here, or the Engine makes it root's when the container starts.
-  { dir: "home/workspace", target: undefined, mode: 0o755, owned: true },
-  { dir: "app", target: "/app", mode: 0o755, owned: true },
-  { dir: "tmp", target: "/tmp", mode: 0o1777, owned: false },
-  { dir: "var-tmp", target: "/var/tmp", mode: 0o1777, owned: false },
+  { dir: "home/workspace", target: undefined, mode: 0o755, owner: "code" },
+  { dir: "app", target: "/app", mode: 0o755, owner: "code" },
+  { dir: "tmp", target: "/tmp", mode: 0o1777, owner: "root" },
+  { dir: "var-tmp", target: "/var/tmp", mode: 0o1777, owner: "root" },
+  { dir: "server-data", target: SERVER_DATA_DIR, mode: 0o700, owner: "server" },
 ] as const;
 
 export type Run = (argv: string[]) => Promise<{ code: number; output: string }>;
@@ -89,7 +93,8 @@ export class LoopDisks {
         if (existsSync(dir)) continue;
         mkdirSync(dir, { mode: path.mode });
         chmodSync(dir, path.mode);
-        if (path.owned) chownSync(dir, uid, uid);
+        if (path.owner === "code") chownSync(dir, uid, uid);
+        if (path.owner === "server") chownSync(dir, SERVER_USER.uid, SERVER_USER.gid);
       }
       rmSync(join(mountPoint, "lost+found"), { recursive: true, force: true });
     } catch (error) {

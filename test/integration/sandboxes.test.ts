@@ -15,6 +15,7 @@ import { LABEL } from "../../src/docker/container-spec";
 import { DockerClient } from "../../src/docker/docker-client";
 import type { HostMode } from "../../src/host/host-mode";
 import { engineAnswers, TEST_IMAGE } from "../helpers/image";
+import { until } from "../helpers/poll";
 import { startTestHost, type TestHost } from "../helpers/sandbox-host";
 
 setDefaultTimeout(180_000);
@@ -236,6 +237,27 @@ describe.skipIf(!engineUp)("every route family reaches the session's own sandbox
     const listed = await call("GET", `/v1/sessions/sandboxes?metadata=${encodeURIComponent(JSON.stringify({ purpose: "routes" }))}`);
     expect(listed.body.map((entry: any) => entry.sandbox_id)).toEqual([id]);
     expect((await call("GET", "/sessions")).body.sessions.some((session: any) => session.session_id === id)).toBe(true);
+  });
+
+  test("the default sandbox's async results outlive a restart of its container (the server's data is on its disk)", async () => {
+    const task = await call("POST", "/execute_async", { command: "print('kept across the restart')" });
+    const done = await until("the task to finish", async () => {
+      const polled = (await call("GET", `/v1/executions/${task.body.task_id}`)).body;
+      return polled.is_complete && polled;
+    });
+    expect(done.status).toBe("completed");
+    const [defaultSandbox] = (await containersOfInstance(NAME)).filter((container) => container.Labels?.[LABEL.role] === "default");
+    await docker.restartContainer(defaultSandbox!.Id, { timeoutSeconds: 10 });
+    const after = await until(
+      "the restarted default sandbox to answer for the task",
+      async () => {
+        // Until the restarted server answers at all (the host says 503 meanwhile); a 404 is the failure.
+        const polled = await call("GET", `/v1/executions/${task.body.task_id}`);
+        return [200, 404].includes(polled.status) && polled;
+      },
+      { timeoutMs: 120_000, everyMs: 250 },
+    );
+    expect(after.body).toMatchObject({ status: "completed", serialized_stdout: "kept across the restart\n" });
   });
 
   test("files: uploads (session_id before or after the file), downloads byte for byte, listing", async () => {
