@@ -65,7 +65,7 @@ async function survives(attack: string, options: { language?: string; timeout?: 
   expect((await call("GET", "/health")).body.status).toBe("healthy");
   expect((await run(victim, "print(x)")).stdout).toBe("41\n");
   const after = await run(a, "print('after the attack')");
-  expect(after.stdout).toBe("after the attack\n");
+  expect(after.stdout, JSON.stringify(after)).toBe("after the attack\n");
   expect((await run(a, "print(open('kept.txt').read())")).stdout).toBe("still here\n");
   expect(await startsOf(a)).toEqual(before);
   return { a, result: result.body, after, seconds };
