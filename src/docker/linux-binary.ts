@@ -52,3 +52,17 @@ export async function extractLinuxBinary(
   writeFileSync(path, binary, { mode: 0o755 });
   return { path, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }
+
+/** An executable's format and CPU, read from its first bytes; undefined when neither ELF nor Mach-O (64-bit little-endian). */
+export function binaryFormat(head: Uint8Array): { format: "elf" | "mach-o"; arch: LinuxArch | "other" } | undefined {
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  if (head.length >= 20 && view.getUint32(0) === 0x7f454c46) {
+    const machine = view.getUint16(18, true);
+    return { format: "elf", arch: machine === 0x3e ? "x64" : machine === 0xb7 ? "arm64" : "other" };
+  }
+  if (head.length >= 8 && view.getUint32(0, true) === 0xfeedfacf) {
+    const cpu = view.getUint32(4, true);
+    return { format: "mach-o", arch: cpu === 0x01000007 ? "x64" : cpu === 0x0100000c ? "arm64" : "other" };
+  }
+  return undefined;
+}
