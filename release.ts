@@ -2,7 +2,8 @@
  * `npm run release` (`bun release.ts [--only linux-arm64,darwin-arm64]`): the `coderunner` binaries
  * for every platform in `dist/release/`, named by platform (`coderunner-darwin-arm64`), with
  * `SHA256SUMS`. Each macOS binary carries the Linux binary of its architecture (zstd-compressed) to
- * put into the image, so `coderunner up` on a Mac builds the image with no extra step.
+ * put into the image, so `coderunner up` on a Mac builds the image with no extra step. Then the npm
+ * packages of those binaries in `dist/npm/` (see `npm-packages.ts`).
  */
 import { createHash } from "node:crypto";
 import { mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -66,6 +67,8 @@ if (import.meta.main) {
     process.exit(2);
   }
   const started = performance.now();
-  await release(only as Platform[]);
-  console.log(`coderunner ${VERSION}: ${RELEASE_DIR}/ with SHA256SUMS in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  const binaries = await release(only as Platform[]);
+  const { NPM_DIR, writeNpmPackages } = await import("./npm-packages");
+  await writeNpmPackages(binaries);
+  console.log(`coderunner ${VERSION}: ${RELEASE_DIR}/ with SHA256SUMS, npm packages in ${NPM_DIR}/, in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
