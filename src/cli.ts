@@ -18,6 +18,7 @@ Usage:
                           removes it and its files)
   coderunner status       Docker Engine, image, host and sandboxes (--json for a machine-readable report)
   coderunner logs [-f] [--tail N] [--host] [NAME]  A sandbox's log (the default one's), or the host's
+  coderunner doctor       Check what coderunner up needs: Engine, socket, architecture, disk, ports (each with its fix)
   coderunner build        Rebuild the image from the Dockerfile embedded in this binary
   coderunner serve        Run the REST server, Jupyter kernels and the browser here, with no sandboxes (the
                           sandbox's entrypoint; alone, sessions are processes on this machine: trusted code only)

@@ -46,6 +46,7 @@ export const SETTINGS = {
   logLevel: s({ env: "CODERUNNER_LOG_LEVEL", kind: "string", default: "info", doc: "One of debug, info, warn, error." }),
   dockerHost: s({ env: "DOCKER_HOST", kind: "string", default: undefined, doc: "Docker Engine address for `coderunner up` and host mode (unix:///path or tcp://host:port); unset: /var/run/docker.sock, else the rootless, Docker Desktop or Colima socket found." }),
   image: s({ env: "CODERUNNER_IMAGE", kind: "string", default: `coderunner:${VERSION}`, doc: "Image tag of the sandbox container; built from the copy embedded in the binary when absent." }),
+  registry: s({ env: "CODERUNNER_REGISTRY", kind: "string", default: "ghcr.io/coderunner/coderunner", doc: "Where the published sandbox image lives: `coderunner up` pulls <registry>:<version> before building the image itself; none never pulls." }),
   containerName: s({ env: "CODERUNNER_CONTAINER", kind: "string", default: "coderunner", doc: "Name of the sandbox container that `coderunner up` creates and resumes." }),
   containerPort: s({ env: "CODERUNNER_CONTAINER_PORT", kind: "int", default: 8224, min: 0, doc: "Host port (on 127.0.0.1) the container's API is published on; 0 lets Docker choose." }),
   memoryMB: s({ env: "CODERUNNER_MEMORY_MB", kind: "int", default: 4096, min: 64, doc: "Memory limit of each sandbox, in MiB (a session may ask for another with memory_mb)." }),

@@ -10,6 +10,7 @@ import { readHost } from "../host/host-lock";
 import { startHostMode } from "../host/host-mode";
 import { createLogger, survivePromiseRejections } from "../log";
 import { DockerBackend } from "../sandboxes/docker-backend";
+import { diagnose, formatChecks, realProbes } from "./doctor";
 import { progressPrinter } from "./progress";
 
 export type Command = (args: string[]) => Promise<number>;
@@ -191,6 +192,14 @@ const build: Command = async () => {
   return 0;
 };
 
+/** `coderunner doctor`: what would stop `coderunner up` on this machine, each with its fix; exit 1 when something blocks. */
+const doctor: Command = async () => {
+  const config = loadConfig();
+  const report = formatChecks(await diagnose(config, realProbes(config, new DockerClient({ host: config.dockerHost }))));
+  console.log(report.text);
+  return report.code;
+};
+
 /** `coderunner healthcheck`: the image's HEALTHCHECK; exit 0 when this machine's server answers healthy. */
 const healthcheck: Command = async () => {
   const { port } = loadConfig();
@@ -235,5 +244,5 @@ const host: Command = async () => {
 };
 
 /** The host-side commands, registered in `src/cli.ts`. */
-export const HOST_COMMANDS: Record<string, Command> = { up, down, status, logs, build, healthcheck, host };
+export const HOST_COMMANDS: Record<string, Command> = { up, down, status, logs, build, doctor, healthcheck, host };
 

@@ -1,5 +1,6 @@
 import { CodeRunnerError, ContainerError, NetworkError } from "./errors";
 import { Deadline, type Fetch } from "./http";
+import { installedBinary } from "./installed-binary";
 
 /** Where a local CodeRunner listens by default (`coderunner up` / `coderunner serve`). */
 export const DEFAULT_LOCAL_URL = "http://127.0.0.1:8223";
@@ -21,12 +22,14 @@ export async function loadEnsureUp(): Promise<EnsureUp> {
 }
 
 /**
- * `ensureUp` by way of the `coderunner` binary (`CODERUNNER_BIN`, else `coderunner` on PATH): runs
- * `coderunner up --json`, forwards its progress lines, and reads where the sandbox answers.
+ * `ensureUp` by way of the `coderunner` binary (`CODERUNNER_BIN`, else the one npm installed with this
+ * package, else `coderunner` on PATH): runs `coderunner up --json`, forwards its progress lines, and
+ * reads where the sandbox answers.
  */
-export function binaryEnsureUp(binary: string = process.env.CODERUNNER_BIN || "coderunner"): EnsureUp {
+export function binaryEnsureUp(given: string | undefined = process.env.CODERUNNER_BIN): EnsureUp {
   return async (options = {}) => {
     const { spawn } = await import("node:child_process");
+    const binary = given || (await installedBinary()) || "coderunner";
     return new Promise((resolve, reject) => {
       const child = spawn(binary, ["up", "--json"], { stdio: ["ignore", "pipe", "pipe"] });
       let stdout = "";

@@ -37,6 +37,8 @@ export interface ContainerSettings {
   logLevel: string;
   /** Extra labels (tests mark their containers with one). */
   labels?: Record<string, string>;
+  /** The published image to pull when `image` is absent, before building it (`<registry>:<version>`). */
+  published?: string;
 }
 
 export function containerSettings(config: Config): ContainerSettings {
@@ -49,6 +51,7 @@ export function containerSettings(config: Config): ContainerSettings {
     pidsLimit: config.pidsLimit,
     upTimeoutSeconds: config.upTimeoutSeconds,
     logLevel: config.logLevel,
+    ...(config.registry === "none" ? {} : { published: `${config.registry}:${VERSION}` }),
   };
 }
 

@@ -220,6 +220,11 @@ export class DockerClient {
     for await (const _ of this.progress(response, options.onProgress));
   }
 
+  /** `POST /images/{name}/tag`: gives the image `name` the tag `repo:tag` too (like `docker tag`). */
+  async tagImage(name: string, repo: string, tag: string): Promise<void> {
+    await (await this.call("POST", `/images/${encodeURIComponent(name)}/tag`, { query: { repo, tag }, expect: [201] })).text();
+  }
+
   /** `POST /images/create?fromSrc=-`: imports a root filesystem tar as `repo:tag` (like `docker import`). */
   async importImage(
     rootfs: ReadableStream<Uint8Array>,

@@ -96,6 +96,8 @@ export interface EngineInfo {
   MemTotal: number;
   OperatingSystem: string;
   CgroupVersion?: string;
+  /** Where the Engine keeps images and containers (on its own machine: a VM under Docker Desktop). */
+  DockerRootDir?: string;
 }
 
 /** The parts of one `GET /containers/{id}/stats` sample CodeRunner reads. */

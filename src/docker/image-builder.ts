@@ -11,6 +11,12 @@ import { baseImage, binaryForImage, contextTar, EMBEDDED } from "./image-context
 type Say = (line: string) => void;
 const quiet: Say = () => {};
 
+/** `registry:5000/repo:tag` as its repository and tag (`latest` when it names none). */
+export function splitReference(reference: string): [string, string] {
+  const colon = reference.lastIndexOf(":");
+  return colon > reference.lastIndexOf("/") ? [reference.slice(0, colon), reference.slice(colon + 1)] : [reference, "latest"];
+}
+
 /** True when two image IDs (full `sha256:…` or short) name the same image. */
 export function sameImage(a: string, b: string): boolean {
   const [x, y] = [a, b].map((id) => id.replace(/^sha256:/, ""));
@@ -55,28 +61,33 @@ export interface ImageBuilderOptions {
   docker: DockerClient;
   /** The tag of the sandbox image, e.g. `coderunner:0.1.0`. */
   image: string;
+  /** The published image (`<registry>:<version>`) to pull and tag as `image` before building it; unset: build. */
+  published?: string;
   /** Builds the base image offline when it cannot be pulled. */
   buildBase?: (tag: string, say: Say) => Promise<void>;
 }
 
 /**
- * The sandbox image: present, or built from the Dockerfile and context embedded in the binary (the
+ * The sandbox image: present, pulled from where releases publish it, or built from the Dockerfile and context embedded in the binary (the
  * base pulled, or built offline with debootstrap where no registry answers).
  */
 export class ImageBuilder {
   readonly docker: DockerClient;
   readonly image: string;
+  readonly published: string | undefined;
   private readonly buildBase: (tag: string, say: Say) => Promise<void>;
   private building: Promise<string> | undefined;
 
   constructor(options: ImageBuilderOptions) {
     this.docker = options.docker;
     this.image = options.image;
+    this.published = options.published;
     this.buildBase = options.buildBase ?? runBuildBase;
   }
 
   /**
-   * The image's ID, building it when the tag is absent. A lock file makes a second `coderunner up`
+   * The image's ID; when the tag is absent, the published image of this version pulled and tagged,
+   * else one built from the embedded Dockerfile (offline base included). A lock file makes a second `coderunner up`
    * wait for the first one's build instead of building the same image beside it.
    */
   async ensureImage(say: Say = quiet): Promise<string> {
@@ -88,6 +99,8 @@ export class ImageBuilder {
       async () => {
         const built = await this.docker.inspectImage(this.image);
         if (built) return built.Id;
+        const pulled = await this.pullPublished(say);
+        if (pulled) return pulled;
         say(`Image ${this.image} is not here yet: building it from the Dockerfile embedded in coderunner.`);
         return this.buildImage(say);
       },
@@ -137,11 +150,31 @@ export class ImageBuilder {
     }
   }
 
+  /** Pulls the published image and tags it as `image`; resolves with its ID, or undefined when it cannot be pulled. */
+  private async pullPublished(say: Say): Promise<string | undefined> {
+    if (!this.published) return undefined;
+    const [name, tag] = splitReference(this.published);
+    say(`Pulling image ${this.published} ...`);
+    try {
+      await this.docker.pullImage(name, tag, { onProgress: (line) => say(`  ${line}`) });
+    } catch (error) {
+      if (!(error instanceof DockerAPIError || error instanceof DockerStreamError)) throw error;
+      say(`Cannot pull ${this.published} (${error instanceof DockerAPIError ? error.engineMessage : error.message}).`);
+      return undefined;
+    }
+    const [repo, ownTag] = splitReference(this.image);
+    await this.docker.tagImage(this.published, repo, ownTag);
+    const image = await this.docker.inspectImage(this.image);
+    if (!image) throw new AppError("DOCKER_UNAVAILABLE", `Tagging ${this.published} as ${this.image} did not produce the image.`);
+    say(`Pulled image ${this.published} as ${this.image}.`);
+    return image.Id;
+  }
+
   /** Makes sure the Dockerfile's base image is present: pulls it, or builds it offline when no registry answers. */
   async ensureBaseImage(say: Say = quiet): Promise<void> {
     const base = baseImage();
     if (await this.docker.inspectImage(base)) return;
-    const [name, tag = "latest"] = base.split(":");
+    const [name, tag] = splitReference(base);
     say(`Pulling base image ${base} ...`);
     try {
       await this.docker.pullImage(name!, tag, { onProgress: (line) => say(`  ${line}`) });

@@ -8,6 +8,7 @@ import kernelLauncher from "../../image/kernel-launcher.py" with { type: "text" 
 import kernelSpecJSON from "../../image/kernel.json" with { type: "text" };
 import packages from "../../image/packages.txt" with { type: "text" };
 import { AppError, messageOf } from "../errors";
+import { extractLinuxBinary, linuxArch } from "./linux-binary";
 import { tarStream, type TarEntry } from "./tar-writer";
 
 /**
@@ -47,19 +48,23 @@ export interface BinaryForImage {
 }
 
 /**
- * The Linux `coderunner` binary to put in the image: `CODERUNNER_IMAGE_BINARY` when set, the running
- * executable when compiled, else one compiled from this checkout with `bun build.ts` into a temporary
+ * The Linux `coderunner` binary to put in the image: `CODERUNNER_IMAGE_BINARY` when set; on macOS
+ * the Linux binary embedded in a release build; the running executable when compiled for Linux;
+ * else one compiled from this checkout with `bun build.ts` into a temporary
  * directory (so the image always matches the source that builds it).
  */
 export async function binaryForImage(onProgress: (line: string) => void = () => {}): Promise<BinaryForImage> {
   const given = process.env.CODERUNNER_IMAGE_BINARY;
   if (given) return { path: given, dispose() {} };
   if (process.platform !== "linux") {
-    // The image runs Linux: this machine's own executable cannot go into it.
-    const arch = process.arch === "arm64" ? "arm64" : "x64";
+    // The image runs Linux: this machine's own executable cannot go into it, the Linux twin a
+    // release binary carries can.
+    const arch = linuxArch();
+    const embedded = await extractLinuxBinary(arch);
+    if (embedded) return embedded;
     throw new AppError(
       "DOCKER_UNAVAILABLE",
-      `The image needs a Linux coderunner binary: build one with \`bun build.ts --target bun-linux-${arch}\` (or download it) and set CODERUNNER_IMAGE_BINARY to its path, then run coderunner up again.`,
+      `The image needs a Linux coderunner binary, and this one carries none: use a release binary (npm run release), or build one with \`bun build.ts --target bun-linux-${arch}\` and set CODERUNNER_IMAGE_BINARY to its path, then run coderunner up again.`,
     );
   }
   if (isCompiled()) return { path: process.execPath, dispose() {} };

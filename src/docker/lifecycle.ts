@@ -84,7 +84,7 @@ export class ContainerManager {
     this.settings = options.settings;
     this.fetch = options.fetch ?? fetch;
     this.engine = options.engine ?? ((say) => ensureEngine(this.docker, { onProgress: say }));
-    this.images = options.images ?? new ImageBuilder({ docker: this.docker, image: this.settings.image, buildBase: options.buildBase });
+    this.images = options.images ?? new ImageBuilder({ docker: this.docker, image: this.settings.image, published: this.settings.published, buildBase: options.buildBase });
     this.sandbox = options.sandbox;
     this.pollMs = options.pollMs ?? 50;
   }

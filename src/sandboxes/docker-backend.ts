@@ -98,7 +98,7 @@ export class DockerBackend implements SandboxBackend {
   constructor(private readonly options: DockerBackendOptions) {
     this.docker = options.docker;
     this.settings = { ...options.settings, labels: { ...options.settings.labels, [LABEL.instance]: options.settings.name } };
-    this.images = options.images ?? new ImageBuilder({ docker: this.docker, image: this.settings.image });
+    this.images = options.images ?? new ImageBuilder({ docker: this.docker, image: this.settings.image, published: this.settings.published });
     this.disks = options.disks ?? new LoopDisks(options.diskDir);
     this.log = options.log ?? silentLogger;
     this.denyCIDRs = options.denyCIDRs ?? hostAddresses();

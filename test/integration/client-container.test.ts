@@ -7,6 +7,7 @@ import { LABEL } from "../../src/docker/container-spec";
 import { DockerClient } from "../../src/docker/docker-client";
 import { readHost } from "../../src/host/host-lock";
 import { freePort } from "../../src/kernels/jupyter-server";
+import { stopBackgroundHost } from "../helpers/background-host";
 import { engineAnswers, TEST_IMAGE, testImage } from "../helpers/image";
 
 /**
@@ -38,18 +39,7 @@ const saved: Record<string, string | undefined> = {};
 let deadURL: string;
 
 /** Stops the background hosts of the instances these tests started, and removes their sandboxes. */
-async function cleanUp(instance: string) {
-  const host = readHost(instance);
-  if (host) {
-    process.kill(host.pid, "SIGTERM");
-    for (let i = 0; i < 100 && readHost(instance); i++) await Bun.sleep(100);
-  }
-  for (const container of await docker.listContainers({ all: true, filters: { label: [`${LABEL.instance}=${instance}`] } })) {
-    const info = await docker.inspectContainer(container.Id);
-    await docker.removeContainer(container.Id, { force: true });
-    Bun.spawnSync(["umount", "--lazy", join(stateHome, "coderunner", "disks", info?.Name.replace(/^\//, "") ?? "none")]);
-  }
-}
+const cleanUp = (instance: string) => stopBackgroundHost(docker, instance, stateHome);
 
 beforeAll(async () => {
   if (ready) await testImage(docker);

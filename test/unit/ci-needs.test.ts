@@ -15,7 +15,7 @@ const SCANNED = ["test", "bench", "examples"];
 const SELF = "test/unit/ci-needs.test.ts";
 
 /** Executables that every Debian has (Essential packages) or that run the suite itself. */
-const EVERYWHERE = new Set(["node", "bun", "bash", "sh", "true", "false", "cat", "echo", "env", "mkdir", "sleep", "grep", "sed", "du", "mkfifo", "perl"]);
+const EVERYWHERE = new Set(["node", "npm", "bun", "bash", "sh", "true", "false", "cat", "echo", "env", "mkdir", "sleep", "grep", "sed", "du", "mkfifo", "perl"]);
 
 /**
  * Files whose Python runs in the CodeRunner image rather than on the host; their modules must be in

@@ -1,0 +1,21 @@
+import { join } from "node:path";
+import { LABEL } from "../../src/docker/container-spec";
+import type { DockerClient } from "../../src/docker/docker-client";
+import { readHost } from "../../src/host/host-lock";
+
+/**
+ * Stops the background host of `instance` (started by `ensureUp` or `coderunner up --json` with
+ * `XDG_STATE_HOME=stateHome`) and removes its sandboxes and their disks.
+ */
+export async function stopBackgroundHost(docker: DockerClient, instance: string, stateHome: string): Promise<void> {
+  const host = readHost(instance);
+  if (host) {
+    process.kill(host.pid, "SIGTERM");
+    for (let i = 0; i < 100 && readHost(instance); i++) await Bun.sleep(100);
+  }
+  for (const container of await docker.listContainers({ all: true, filters: { label: [`${LABEL.instance}=${instance}`] } })) {
+    const info = await docker.inspectContainer(container.Id);
+    await docker.removeContainer(container.Id, { force: true });
+    Bun.spawnSync(["umount", "--lazy", join(stateHome, "coderunner", "disks", info?.Name.replace(/^\//, "") ?? "none")]);
+  }
+}
