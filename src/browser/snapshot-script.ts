@@ -296,10 +296,16 @@ export const snapshotScript = pageFunction((helpers: PageHelpers, options: Snaps
 
   if (options.query) {
     const needle = options.query.toLowerCase();
+    const matches = (node: Part) => node.line.toLowerCase().includes(needle);
+    // A match inside a card-like part (a list item, an article, a form...) brings the whole part: a
+    // product's name brings its price and its "Add to cart" button.
+    const WHOLE = /^(listitem|article|form|group|dialog|figure|blockquote|region|search|row)\b/;
     const keep = (node: Part): Part | null => {
-      if (node.line.toLowerCase().includes(needle)) return node;
+      if (matches(node)) return node;
       const children = node.children.map(keep).filter((child): child is Part => child !== null);
-      return children.length ? { ...node, children } : null;
+      if (children.length === 0) return null;
+      if (WHOLE.test(node.line) && node.children.some(matches)) return node;
+      return { ...node, children };
     };
     nodes = nodes.map(keep).filter((node): node is Part => node !== null);
   }
