@@ -3,7 +3,7 @@
  *
  * In one run, on the same Chromium executable and the same local page, each CodeRunner interaction
  * through the REST routes (in-process `app.handle`, JSON in and out) against the plain
- * `playwright-core` call it wraps, on a page of a browser launched the same way. The two take turns
+ * `playwright-core` call it wraps, on a page in a context of its own in the same Chromium. The two take turns
  * call by call, so a change in the machine's load hits both. Reported: medians and the ratio.
  *
  * Also: session creation at an agent's pace (the pool of ready contexts refilled in between), a
@@ -19,6 +19,7 @@ import { chromiumProcesses, memoryOf } from "../src/browser/process-tree";
 import { silentLogger } from "../src/log";
 import { bodyParsing, errorHandling } from "../src/server/http-errors";
 import { browserRoutes } from "../src/server/routes/browser";
+import { bigTable, longArticle, shopListing } from "../test/helpers/large-pages";
 import { loadAverage, median } from "./stats";
 
 const rounds = Number(process.argv[2] ?? 15);
@@ -29,7 +30,8 @@ const executablePath = findChromium({ configured: process.env.CODERUNNER_CHROMIU
 
 const paragraphs = Array.from({ length: 12 }, (_, i) => `<p>Paragraph ${i + 1} of the benchmark article, long enough to be read as content by Readability and counted as words.</p>`).join("");
 const PAGE = `<!doctype html><html><head><title>Bench</title></head><body><nav><a href="/a">A</a><a href="/b">B</a></nav><article><h1>Benchmark</h1>${paragraphs}<form onsubmit="return false"><input name="q" id="q"><button id="go" type="button" onclick="this.dataset.n = (+this.dataset.n || 0) + 1">Go</button></form></article><footer>footer</footer></body></html>`;
-const pages = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response(PAGE, { headers: { "content-type": "text/html" } }) });
+const LARGE: Record<string, string> = { "/article": longArticle(), "/table": bigTable(), "/shop": shopListing() };
+const pages = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (request) => new Response(LARGE[new URL(request.url).pathname] ?? PAGE, { headers: { "content-type": "text/html" } }) });
 const url = `http://127.0.0.1:${pages.port}/`;
 
 const ms = (value: number) => `${value.toFixed(1).padStart(7)} ms`;
@@ -93,9 +95,10 @@ const [burstTotal] = await timed(async () => {
 for (const id of ids.splice(0)) await manager.close(id);
 
 // --- Interactions, CodeRunner and plain playwright-core taking turns.
-const plainBrowser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
-const plain: Page = await (await plainBrowser.newContext({ viewport })).newPage();
+// Plain Playwright gets a context of its own in the same Chromium process as the session it is compared with.
 const subject = first.session_id as string;
+const plainContext = await manager.get(subject).context.browser()!.newContext({ viewport });
+const plain: Page = await plainContext.newPage();
 const ACTIONS: Array<{ name: string; ours: () => Promise<unknown>; theirs: () => Promise<unknown>; note: string }> = [
   { name: "navigate", ours: () => call("/v1/browser/interactions/navigate", { session_id: subject, url }), theirs: () => plain.goto(url, { waitUntil: "load" }), note: "page.goto(load)" },
   {
@@ -138,7 +141,22 @@ for (let i = 0; i < rounds + 2; i++) {
     sample.theirs.push(theirsTime);
   }
 }
-await plainBrowser.close();
+await plainContext.close();
+
+// Tokens (characters / 4) an agent pays to see each large page, by each route.
+const tokens = (text: string) => Math.ceil(text.length / 4);
+const tokenRows: string[] = [];
+for (const [path, name] of [["/article", "long article (60 sections)"], ["/table", "table, 1000 rows x 7"], ["/shop", "shop listing, 200 products"]] as const) {
+  await call("/v1/browser/interactions/navigate", { session_id: subject, url: `http://127.0.0.1:${pages.port}${path}` });
+  const text = (await call("/v1/browser/interactions/extract", { session_id: subject, selector: "body" })).elements[0].text as string;
+  const content = await call("/v1/browser/interactions/content", { session_id: subject });
+  const view = await call("/v1/browser/interactions/snapshot", { session_id: subject });
+  const query = { "/article": "Part 42", "/table": "10500", "/shop": "lamp 137" }[path];
+  const focused = await call("/v1/browser/interactions/snapshot", { session_id: subject, query });
+  tokenRows.push(
+    `| ${name} | ${view.tokens} (${view.refs} refs) | ${view.total_tokens} | ${focused.tokens} (\`query: "${query}"\`) | ${tokens(text)} | ${tokens(JSON.stringify(content))} |`,
+  );
+}
 
 // Memory: from one open session to 1 + extraSessions.
 await Bun.sleep(500); // let closed renderers exit before the first reading
@@ -168,3 +186,7 @@ const perRSS = (after.rss_bytes - before.rss_bytes) / extraSessions;
 const perPSS = (after.pss_bytes - before.pss_bytes) / extraSessions;
 console.log(`memory per extra session: RSS ${mib(perRSS)}, PSS ${mib(perPSS)} (Chromium processes ${before.processes} -> ${after.processes})`);
 console.log(`  baseline: a whole Chromium per session: RSS ${mib(baselineMemory.rss_bytes)}, PSS ${mib(baselineMemory.pss_bytes)} (${baselineMemory.processes} processes)`);
+console.log("\ntokens (characters / 4) to see each page:\n");
+console.log("| page | snapshot, first answer | snapshot, every part | snapshot, focused | page text (innerText) | `content` answer |");
+console.log("|---|---|---|---|---|---|");
+for (const row of tokenRows) console.log(row);
