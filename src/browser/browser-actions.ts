@@ -257,7 +257,7 @@ export class BrowserActions {
       return this.snapshotAnswer(session, session.snapshot!, start, maxTokens, { url: session.page.url(), title: null, refs: null, incomplete: false });
     }
     const timeout = request.timeout ?? DEFAULT_TIMEOUT_MS;
-    const options = { query: request.query || null, nextRef: session.nextRef, maxText: request.max_text ?? DEFAULT_SNAPSHOT_TEXT, maxLines: SNAPSHOT_MAX_LINES };
+    const options = { query: request.query || null, nextRef: session.nextRef, maxText: request.max_text ?? DEFAULT_SNAPSHOT_TEXT, maxLines: SNAPSHOT_MAX_LINES, budgetMs: timeout / 2 };
     // An element handle in the argument arrives in the page as its element.
     const take = (page: Page, root: ElementHandle | null) => page.evaluate(snapshotScript as (arg: unknown) => SnapshotTree, { ...options, root });
     const tree = request.selector

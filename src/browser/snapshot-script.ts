@@ -21,6 +21,8 @@ export interface SnapshotOptions {
   maxText: number;
   /** Lines made at most (a guard against pages with millions of nodes). */
   maxLines: number;
+  /** Milliseconds the walk may take; past them it stops, incomplete. */
+  budgetMs: number;
 }
 
 export interface SnapshotTree {
@@ -153,6 +155,19 @@ export const snapshotScript = pageFunction((helpers: PageHelpers, options: Snaps
     return null;
   };
 
+  // Controls' labels, found once: `element.labels` searches the whole document at each call.
+  let labelMap: Map<Element, HTMLLabelElement[]> | undefined;
+  const labelsOf = () => {
+    if (!labelMap) {
+      labelMap = new Map();
+      for (const label of Array.from(document.querySelectorAll("label"))) {
+        const control = label.control;
+        if (control) labelMap.set(control, [...(labelMap.get(control) ?? []), label]);
+      }
+    }
+    return labelMap;
+  };
+
   const labelled = (element: Element): string => {
     const ids = element.getAttribute("aria-labelledby");
     if (ids) {
@@ -170,11 +185,12 @@ export const snapshotScript = pageFunction((helpers: PageHelpers, options: Snaps
     const aria = labelled(element);
     if (aria) return aria;
     const input = element as HTMLInputElement;
-    if (input.labels && input.labels.length) {
+    const labels = labelsOf().get(element);
+    if (labels) {
       // A label's own text, without the text of the control it wraps (a select's options).
       const own = (node: Node): string =>
         node === element ? "" : node.nodeType === 3 ? (node.textContent ?? "") : Array.from(node.childNodes, own).join(" ");
-      const text = helpers.normalize(Array.from(input.labels, own).join(" "));
+      const text = helpers.normalize(labels.map(own).join(" "));
       if (text) return text;
     }
     if (element.localName === "input" && /^(button|submit|reset)$/.test(input.type)) return helpers.normalize(input.value) || input.type;
@@ -221,6 +237,9 @@ export const snapshotScript = pageFunction((helpers: PageHelpers, options: Snaps
   };
 
   let lineCount = 0;
+  let depth = 0;
+  let visited = 0;
+  const deadline = performance.now() + options.budgetMs;
   let incomplete = false;
   let refs = 0;
 
@@ -256,10 +275,25 @@ export const snapshotScript = pageFunction((helpers: PageHelpers, options: Snaps
   const legendOf = (element: Element): string => (element.localName === "fieldset" ? helpers.normalize(element.querySelector(":scope > legend")?.textContent) : "");
 
   const childrenOf = (element: Element, skipText: boolean): Part[] => {
+    // Pages built to be deep or vast end the walk (incomplete) rather than the stack or the time.
+    if (depth >= 400 || visited >= 300_000 || performance.now() > deadline) {
+      incomplete = true;
+      return [];
+    }
+    depth++;
+    try {
+      return partsUnder(element, skipText);
+    } finally {
+      depth--;
+    }
+  };
+
+  const partsUnder = (element: Element, skipText: boolean): Part[] => {
     const children: Part[] = [];
     // An open shadow root is what renders; its slots' light children are not followed.
     const parent: ParentNode = element.shadowRoot ?? element;
     for (let child = parent.firstChild; child; child = child.nextSibling) {
+      visited++;
       if (skipText && child.nodeType === 3) continue;
       if (child.nodeType === 1 && (child as Element).localName === "legend" && tag(element) === "fieldset") continue;
       const found = child.nodeType === 3 ? [{ line: helpers.normalize(child.textContent), children: [], text: true, leaf: true }] : child.nodeType === 1 ? walk(child as Element) : [];
@@ -299,7 +333,7 @@ export const snapshotScript = pageFunction((helpers: PageHelpers, options: Snaps
     const matches = (node: Part) => node.line.toLowerCase().includes(needle);
     // A match inside a card-like part (a list item, an article, a form...) brings the whole part: a
     // product's name brings its price and its "Add to cart" button.
-    const WHOLE = /^(listitem|article|form|group|dialog|figure|blockquote|region|search|row)\b/;
+    const WHOLE = /^(listitem|form|group|dialog|figure|blockquote|search|row)\b/;
     const keep = (node: Part): Part | null => {
       if (matches(node)) return node;
       const children = node.children.map(keep).filter((child): child is Part => child !== null);

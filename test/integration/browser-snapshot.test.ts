@@ -70,7 +70,11 @@ async function readAll(session_id: string, maxTokens: number) {
 }
 
 beforeAll(() => {
-  server = servePages({ "/controls": CONTROLS, "/article": longArticle(), "/table": bigTable(), "/shop": shopListing(), "/other": html("Other", "<p>another page</p>") });
+  server = servePages({ "/controls": CONTROLS, "/article": longArticle(), "/table": bigTable(), "/shop": shopListing(), "/other": html("Other", "<p>another page</p>"),
+    // 5,000 nested elements, and 60,000 buttons: neither may break the stack or the answer's cap.
+    "/deep": html("Deep", `${"<div>".repeat(5000)}<button>Deep inside</button>${"</div>".repeat(5000)}`),
+    "/wide": html("Wide", `<script>for (let i = 0; i < 60000; i++) document.write('<button>B' + i + '</button>')</script><p>end</p>`),
+  });
   manager = new BrowserManager({ executablePath: findChromium(), maxSessions: 4, idleSeconds: 600, log: silentLogger, spares: 0 });
   app = new Elysia().use(errorHandling(silentLogger)).use(bodyParsing(1 << 20)).use(browserRoutes(manager, new BrowserActions(manager))) as unknown as Elysia;
 });
@@ -181,6 +185,19 @@ describe("page snapshot with refs", () => {
     await ok("wait", { session_id, condition: "load" });
     const info = await app.handle(new Request(`http://localhost/v1/browser/sessions/${session_id}`));
     expect(((await info.json()) as { url: string }).url).toEndWith("/orders/10500");
+    await manager.close(session_id);
+  });
+
+  test("a very deep and a very wide page answer within the cap, saying the snapshot is incomplete", async () => {
+    const session_id = await newSession();
+    await ok("navigate", { session_id, url: `${server.base}/deep` });
+    const deep = await ok("snapshot", { session_id });
+    expect(deep.incomplete).toBe(true);
+    await ok("navigate", { session_id, url: `${server.base}/wide`, wait_timeout: 60_000 });
+    const wide = await ok("snapshot", { session_id, max_tokens: 500, timeout: 60_000 });
+    expect(wide.incomplete).toBe(true);
+    expect(wide.tokens).toBeLessThanOrEqual(500);
+    expect(wide.lines.total).toBe(50_000);
     await manager.close(session_id);
   });
 

@@ -203,7 +203,7 @@ export const SnapshotResult = t.Object({
   lines: t.Object({ from: t.Integer(), to: t.Integer(), total: t.Integer() }, { description: "The lines this answer holds: [from, to) of total." }),
   cursor: t.Nullable(t.String({ description: "Pass it back to read the next part; null at the end." })),
   refs: t.Nullable(t.Integer({ description: "Refs in the whole snapshot (null when reading on with a cursor)." })),
-  incomplete: t.Boolean({ description: "True when the page had more parts than a snapshot holds (50,000 lines): focus with selector or query." }),
+  incomplete: t.Boolean({ description: "True when the page had more than a snapshot reads (50,000 lines, 300,000 nodes, nesting 400 deep, or half of timeout spent walking): focus with selector or query." }),
   session_id: t.String(),
 });
 
