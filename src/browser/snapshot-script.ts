@@ -52,7 +52,12 @@ export const snapshotScript = pageFunction((helpers: PageHelpers, options: Snaps
   type Store = { refs: Map<string, WeakRef<Element>>; byElement: WeakMap<Element, string>; next: number };
   const KEY = Symbol.for("coderunner.refs");
   const global = window as unknown as Record<symbol, Store | undefined>;
-  const store = (global[KEY] ??= { refs: new Map(), byElement: new WeakMap(), next: options.nextRef });
+  // A page may have put something else under the key: a store is only taken as it was made.
+  let store = global[KEY];
+  if (!store || !(store.refs instanceof Map) || !(store.byElement instanceof WeakMap) || typeof store.next !== "number") {
+    store = { refs: new Map(), byElement: new WeakMap(), next: options.nextRef };
+    Object.defineProperty(window, KEY, { value: store, configurable: true, enumerable: false, writable: true });
+  }
   const refOf = (element: Element): string => {
     let ref = store.byElement.get(element);
     if (!ref) {
@@ -361,12 +366,12 @@ export type RefLookup = { found: true; mark: string } | { found: false; reason: 
  * to this lookup), so a Playwright locator can act on exactly that element with its usual waiting.
  */
 export const resolveRef = pageFunction((_helpers: PageHelpers, args: { ref: string; mark: string }): RefLookup => {
-  const store = (window as unknown as Record<symbol, { refs: Map<string, WeakRef<Element>> } | undefined>)[Symbol.for("coderunner.refs")];
-  if (!store) return { found: false, reason: "no-store" };
+  const store = (window as unknown as Record<symbol, { refs?: unknown } | undefined>)[Symbol.for("coderunner.refs")] as { refs: Map<string, unknown> } | undefined;
+  if (!store || !(store.refs instanceof Map)) return { found: false, reason: "no-store" };
   const weak = store.refs.get(args.ref);
   if (!weak) return { found: false, reason: "unknown" };
-  const element = weak.deref();
-  if (!element || !element.isConnected) return { found: false, reason: "detached" };
+  const element = weak instanceof WeakRef ? weak.deref() : undefined;
+  if (!(element instanceof Element) || !element.isConnected) return { found: false, reason: "detached" };
   element.setAttribute("data-coderunner-ref", args.mark);
   return { found: true, mark: args.mark };
 });

@@ -73,6 +73,7 @@ beforeAll(() => {
   server = servePages({ "/controls": CONTROLS, "/article": longArticle(), "/table": bigTable(), "/shop": shopListing(), "/other": html("Other", "<p>another page</p>"),
     // 5,000 nested elements, and 60,000 buttons: neither may break the stack or the answer's cap.
     "/deep": html("Deep", `${"<div>".repeat(5000)}<button>Deep inside</button>${"</div>".repeat(5000)}`),
+    "/spoof": html("Spoof", `<script>window[Symbol.for("coderunner.refs")] = 5;</script><button onclick="this.textContent = 'pressed'">Press</button>`),
     "/wide": html("Wide", `<script>for (let i = 0; i < 60000; i++) document.write('<button>B' + i + '</button>')</script><p>end</p>`),
   });
   manager = new BrowserManager({ executablePath: findChromium(), maxSessions: 4, idleSeconds: 600, log: silentLogger, spares: 0 });
@@ -198,6 +199,15 @@ describe("page snapshot with refs", () => {
     expect(wide.incomplete).toBe(true);
     expect(wide.tokens).toBeLessThanOrEqual(500);
     expect(wide.lines.total).toBe(50_000);
+    await manager.close(session_id);
+  });
+
+  test("a page that squats on the ref store's key still gets a working snapshot", async () => {
+    const session_id = await newSession();
+    await ok("navigate", { session_id, url: `${server.base}/spoof` });
+    const [button] = refsOf((await ok("snapshot", { session_id })).snapshot);
+    await ok("click", { session_id, selector: `ref=${button!.ref}` });
+    expect((await ok("extract", { session_id, selector: "button" })).elements[0].text).toBe("pressed");
     await manager.close(session_id);
   });
 
