@@ -19,6 +19,8 @@ export const ErrorStatus = {
   FILE_NOT_FOUND: 404,
   BROWSER_SESSION_NOT_FOUND: 404,
   ELEMENT_NOT_FOUND: 404,
+  /** A snapshot ref whose element is gone: the page navigated or reloaded, or the element was removed. */
+  STALE_REF: 404,
   METHOD_NOT_ALLOWED: 405,
   TIMEOUT: 408,
   SESSION_BUSY: 409,

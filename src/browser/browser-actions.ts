@@ -1,10 +1,12 @@
-import type { Locator, Page } from "playwright-core";
+import type { ElementHandle, Locator, Page } from "playwright-core";
 import { AppError } from "../errors";
 import type { BrowserManager } from "./browser-manager";
 import type { BrowserSession } from "./browser-session";
 import { imageSize } from "./image-size";
 import { contentScript, type PageContent } from "./content-script";
 import { extractElements, type ExtractedElement } from "./page-scripts";
+import { cursorLine, estimateTokens, makeCursor, refOf, sliceLines } from "./page-snapshot";
+import { resolveRef, snapshotScript, type SnapshotTree } from "./snapshot-script";
 import { translatePlaywrightError, type FailureContext } from "./playwright-errors";
 import { READABILITY_SOURCE } from "./readability-source";
 import { checkURL } from "./url-policy";
@@ -18,6 +20,10 @@ const PER_KEY_ALLOWANCE_MS = 250;
 const DEADLINE_GRACE_MS = 2_000;
 const DEFAULT_EXTRACT_SELECTOR = "body *";
 const DEFAULT_EXTRACT_ATTRIBUTES = ["href", "src", "class", "id"];
+/** Snapshot defaults: the token cap of one answer, characters of text per line, lines made at most. */
+export const DEFAULT_SNAPSHOT_TOKENS = 3000;
+export const DEFAULT_SNAPSHOT_TEXT = 200;
+const SNAPSHOT_MAX_LINES = 50_000;
 
 export const WAIT_CONDITIONS = ["visible", "hidden", "load", "networkidle"] as const;
 export type WaitCondition = (typeof WAIT_CONDITIONS)[number];
@@ -75,6 +81,17 @@ export interface ContentRequest extends SessionRef {
   include_anchors?: boolean | null;
   max_anchors?: number | null;
   max_interactive?: number | null;
+  timeout?: number | null;
+}
+
+export interface SnapshotRequest extends SessionRef {
+  /** Only this element's part of the page (a selector or `ref=`). */
+  selector?: string | null;
+  /** Only lines containing this text (case-insensitive), with their ancestors and what is under them. */
+  query?: string | null;
+  max_tokens?: number | null;
+  max_text?: number | null;
+  cursor?: string | null;
   timeout?: number | null;
 }
 
@@ -167,7 +184,7 @@ export class BrowserActions {
     const timeout = request.timeout ?? DEFAULT_TIMEOUT_MS;
     const context = { action: `wait for ${condition}${request.selector ? ` of ${JSON.stringify(request.selector)}` : ""}`, timeout };
     return this.run(session, { ...context, selector: request.selector ?? undefined }, async (page) => {
-      if (needsSelector) await page.locator(request.selector!).first().waitFor({ state: condition, timeout });
+      if (needsSelector) await page.locator(await this.target(session, page, request.selector!)).first().waitFor({ state: condition, timeout });
       else await page.waitForLoadState(condition as "load" | "networkidle", { timeout });
       return { success: true, condition, selector: request.selector ?? null, status: "completed", session_id: session.id };
     });
@@ -198,7 +215,7 @@ export class BrowserActions {
     const limit = request.limit ?? 100;
     const timeout = request.timeout ?? DEFAULT_TIMEOUT_MS;
     return this.run(session, { action: "extract", selector, timeout }, async (page) => {
-      const locator = page.locator(selector);
+      const locator = page.locator(await this.target(session, page, selector));
       const elements = (await locator.evaluateAll(extractElements as never, { attributes, limit })) as ExtractedElement[];
       if (elements.length === 0 && request.selector) {
         throw new AppError("ELEMENT_NOT_FOUND", `No element matches the selector ${JSON.stringify(selector)}.`);
@@ -227,16 +244,91 @@ export class BrowserActions {
   }
 
   /**
+   * The page as a short text tree of its meaningful and interactive parts, interactive ones with a
+   * ref (`ref=e12` works wherever a selector does), at most `max_tokens` long; `cursor` reads on in
+   * the same snapshot without touching the page.
+   */
+  async snapshot(request: SnapshotRequest) {
+    const session = await this.manager.resolve(request.session_id);
+    const maxTokens = request.max_tokens ?? DEFAULT_SNAPSHOT_TOKENS;
+    if (request.cursor) {
+      const start = cursorLine(request.cursor, session.snapshot);
+      this.manager.touch(session);
+      return this.snapshotAnswer(session, session.snapshot!, start, maxTokens, { url: session.page.url(), title: null, refs: null, incomplete: false });
+    }
+    const timeout = request.timeout ?? DEFAULT_TIMEOUT_MS;
+    const options = { query: request.query || null, nextRef: session.nextRef, maxText: request.max_text ?? DEFAULT_SNAPSHOT_TEXT, maxLines: SNAPSHOT_MAX_LINES, budgetMs: timeout / 2 };
+    // An element handle in the argument arrives in the page as its element.
+    const take = (page: Page, root: ElementHandle | null) => page.evaluate(snapshotScript as (arg: unknown) => SnapshotTree, { ...options, root });
+    const tree = request.selector
+      ? await this.onElement(session, "take a snapshot of", request.selector, timeout, async (element, page) => {
+          const handle = await element.elementHandle({ timeout });
+          try {
+            return await take(page, handle);
+          } finally {
+            void handle.dispose().catch(() => undefined);
+          }
+        })
+      : await this.run(session, { action: "take a snapshot", timeout }, (page) => take(page, null));
+    session.nextRef = Math.max(session.nextRef, tree.nextRef);
+    session.snapshot = { id: crypto.randomUUID().slice(0, 8), lines: tree.lines };
+    return this.snapshotAnswer(session, session.snapshot, 0, maxTokens, tree);
+  }
+
+  private snapshotAnswer(
+    session: BrowserSession,
+    snapshot: { id: string; lines: string[] },
+    start: number,
+    maxTokens: number,
+    about: { url: string; title: string | null; refs: number | null; incomplete: boolean },
+  ) {
+    const slice = sliceLines(snapshot.lines, start, maxTokens);
+    return {
+      url: about.url,
+      title: about.title,
+      snapshot: slice.text,
+      tokens: slice.tokens,
+      total_tokens: estimateTokens(snapshot.lines.join("\n")),
+      lines: { from: start, to: slice.next ?? snapshot.lines.length, total: snapshot.lines.length },
+      cursor: slice.next === null ? null : makeCursor(snapshot, slice.next),
+      refs: about.refs,
+      incomplete: about.incomplete,
+      session_id: session.id,
+    };
+  }
+
+  /**
+   * The Playwright selector for what a request names: the selector itself, or for `ref=e12` the
+   * element the ref was given to, marked for a locator to find. A ref whose element is gone is a
+   * 404 `STALE_REF` at once, not a wait.
+   */
+  private async target(session: BrowserSession, page: Page, selector: string): Promise<string> {
+    const ref = refOf(selector);
+    if (!ref) return selector;
+    const found = await page.evaluate(resolveRef, { ref, mark: `${ref}-${crypto.randomUUID().slice(0, 8)}` });
+    if (found.found) return `[data-coderunner-ref="${found.mark}"]`;
+    const issued = Number(ref.slice(1)) < session.nextRef;
+    const why =
+      !issued
+        ? "no snapshot of this session gave it; take a snapshot and use the refs it shows"
+        : found.reason === "detached"
+          ? "its element was removed from the page; take a new snapshot"
+          : "it is from an earlier page (the page navigated or reloaded since the snapshot that gave it); take a new snapshot";
+    throw new AppError("STALE_REF", `ref=${ref} cannot be used: ${why}.`);
+  }
+
+  /**
    * Runs an element action. When it times out, a selector that matches nothing is a 404
    * (`ELEMENT_NOT_FOUND`); one that matches an element that never became actionable stays a 408.
    */
   private onElement<T>(session: BrowserSession, action: string, selector: string, timeout: number, act: (element: Locator, page: Page) => Promise<T>): Promise<T> {
     return this.run(session, { action, selector, timeout }, async (page) => {
-      const element = page.locator(selector).first();
+      const target = await this.target(session, page, selector);
+      const element = page.locator(target).first();
       try {
         return await act(element, page);
       } catch (error) {
-        if ((error as Error)?.name === "TimeoutError" && (await page.locator(selector).count().catch(() => 1)) === 0) {
+        if ((error as Error)?.name === "TimeoutError" && (await page.locator(target).count().catch(() => 1)) === 0) {
           throw new AppError("ELEMENT_NOT_FOUND", `No element matches the selector ${JSON.stringify(selector)} (waited ${timeout} ms).`, { cause: error });
         }
         throw error;

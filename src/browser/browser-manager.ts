@@ -45,12 +45,15 @@ export interface BrowserManagerOptions {
   defaultTimeoutMs?: number;
   /**
    * Fresh contexts (each with its page and renderer process) kept ready, so creating a session
-   * does not wait for a renderer to start. Default 1; 0 turns the pool off.
+   * does not wait for a renderer to start; they are refilled side by side, so a burst of sessions
+   * is served as fast as renderers start in parallel. Default 3; 0 turns the pool off.
    */
   spares?: number;
 }
 
 const GONE_REMEMBERED = 1000;
+/** Ready contexts kept by default: each is a renderer of about 25 MiB (PSS). */
+const DEFAULT_SPARES = 3;
 const CRASHED = "Chromium exited unexpectedly.";
 
 /**
@@ -87,7 +90,7 @@ export class BrowserManager {
     this.clock = options.clock ?? Date.now;
     const timeout = options.defaultTimeoutMs ?? 30_000;
     this.spares = new ContextPool({
-      size: options.spares ?? 1,
+      size: options.spares ?? DEFAULT_SPARES,
       viewport: DEFAULT_VIEWPORT,
       open: (browser, viewport) => openContext(browser, { viewport }, timeout, this.disconnectOf(browser)),
       abort: (browser) => this.disconnectOf(browser),

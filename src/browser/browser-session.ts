@@ -1,5 +1,6 @@
 import type { BrowserContext, Page } from "playwright-core";
 import { AppError } from "../errors";
+import type { StoredSnapshot } from "./page-snapshot";
 
 export interface Viewport {
   width: number;
@@ -21,6 +22,10 @@ export class BrowserSession {
   lastUsedAt: number;
   /** Interactions run so far. */
   actions = 0;
+  /** The next snapshot ref's number: refs are never reused in a session, so an old one is recognised as stale. */
+  nextRef = 1;
+  /** The last snapshot taken, read on with its cursor. */
+  snapshot: StoredSnapshot | undefined;
   /** Set once the session can no longer be used, with the reason clients are told. */
   goneReason: string | undefined;
   private readonly lost = Promise.withResolvers<never>();

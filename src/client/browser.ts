@@ -7,8 +7,10 @@ import type {
   ExtractedElement,
   NavigateResult,
   PageContent,
+  PageSnapshot,
   ScreenshotOptions,
   ScrollOptions,
+  SnapshotOptions,
   TypeOptions,
   WaitCondition,
   WaitOptions,
@@ -78,6 +80,21 @@ abstract class BrowserActions {
   async extractElements(selector?: string, attributes?: string[]): Promise<ExtractedElement[]> {
     const result = await this.interact<{ elements: ExtractedElement[] }>("extract", { selector, attributes });
     return result.elements;
+  }
+
+  /**
+   * The page as a short text tree within a token cap, interactive parts with refs usable as selectors.
+   * @example
+   * const view = await browser.snapshot({ query: "Add to cart" });
+   * const ref = /button "Add to cart" \[ref=(e\d+)\]/.exec(view.snapshot)![1];
+   * await browser.click(`ref=${ref}`);
+   */
+  snapshot(options: SnapshotOptions = {}): Promise<PageSnapshot> {
+    return this.interact<PageSnapshot>(
+      "snapshot",
+      { selector: options.selector, query: options.query, max_tokens: options.maxTokens, max_text: options.maxText, cursor: options.cursor, timeout: options.timeout },
+      options.timeout,
+    );
   }
 
   /** The page's readable text, interactive elements (with selectors usable in `click`/`fill`) and content anchors. */

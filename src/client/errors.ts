@@ -89,6 +89,7 @@ export const ERROR_CLASSES: Partial<Record<ErrorCode, ErrorClass>> = {
   BROWSER_SESSION_NOT_FOUND: BrowserSessionError,
   BROWSER_UNAVAILABLE: BrowserSessionError,
   ELEMENT_NOT_FOUND: ElementNotFoundError,
+  STALE_REF: ElementNotFoundError,
   BROWSER_ERROR: BrowserError,
   NAVIGATION_FAILED: BrowserNavigationError,
   TIMEOUT: TimeoutError,

@@ -209,6 +209,37 @@ export interface ExtractContentOptions {
   maxAnchors?: number;
 }
 
+/** What `snapshot()` shows: a region (`selector`, `query`), a token cap, or the next part (`cursor`). */
+export interface SnapshotOptions {
+  /** Only this element's part of the page: a CSS selector or `ref=e12`. */
+  selector?: string;
+  /** Only the parts containing this text (case-insensitive), with what surrounds them. */
+  query?: string;
+  /** Cap on the answer in tokens, counted as characters / 4 (server default 3000). */
+  maxTokens?: number;
+  /** Characters of text kept per line (server default 200). */
+  maxText?: number;
+  /** A previous snapshot's `cursor`: the next part of that snapshot. */
+  cursor?: string;
+  timeout?: number;
+}
+
+/** The page as a short text tree; refs (`[ref=e12]`) work as `"ref=e12"` wherever a selector does. */
+export interface PageSnapshot {
+  url: string;
+  /** Null when reading on with a cursor. */
+  title: string | null;
+  snapshot: string;
+  tokens: number;
+  total_tokens: number;
+  lines: { from: number; to: number; total: number };
+  /** Pass it back as `cursor` for the next part; null at the end. */
+  cursor: string | null;
+  refs: number | null;
+  incomplete: boolean;
+  session_id: string;
+}
+
 export interface PageContent {
   url: string;
   title: string;

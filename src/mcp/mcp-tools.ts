@@ -209,10 +209,42 @@ export function registerTools(server: McpServer, deps: MCPToolDeps): void {
   );
 
   server.registerTool(
+    "browser_snapshot",
+    {
+      title: "See the page, compactly",
+      description:
+        "The current page as a short text tree: one line per heading, text, link, button or field (role, name, state, value), each interactive one with a ref " +
+        'to pass as selector "ref=e12" to browser_click and browser_fill. At most max_tokens (default 3000); pass the returned cursor to read on. ' +
+        "query or selector shows only one region. Refs go stale when the page changes: take a new snapshot then.",
+      inputSchema: {
+        session_id: browserSession,
+        query: z.string().optional().describe("Only the parts containing this text (case-insensitive), with what surrounds them."),
+        selector: z.string().optional().describe("Only this element's part of the page (CSS selector or ref=eN)."),
+        max_tokens: z.number().int().min(50).max(100_000).optional().describe("Cap on the answer, in tokens (characters / 4). Default 3000."),
+        cursor: z.string().optional().describe("The cursor a previous snapshot returned: its next part."),
+      },
+      annotations: { readOnlyHint: true },
+    },
+    (args) =>
+      guarded(async () => {
+        const view = (await internal("POST", "/v1/browser/interactions/snapshot", {
+          session_id: args.session_id,
+          query: args.query,
+          selector: args.selector,
+          max_tokens: args.max_tokens,
+          cursor: args.cursor,
+        })) as { url: string; title: string | null; snapshot: string; cursor: string | null; lines: { from: number; to: number; total: number } };
+        const head = view.title === null ? `${view.url} (continued)` : `# ${view.title}\n${view.url}`;
+        const more = view.cursor ? `\n\n(lines ${view.lines.from}-${view.lines.to} of ${view.lines.total}; cursor "${view.cursor}" reads on)` : "";
+        return { content: [text(`${head}\n\n${view.snapshot}${more}`)] };
+      }),
+  );
+
+  server.registerTool(
     "browser_click",
     {
       title: "Click",
-      description: "Click the element matching a CSS selector.",
+      description: 'Click the element matching a CSS selector, or a snapshot ref as "ref=e12".',
       inputSchema: { selector: z.string(), session_id: browserSession, timeout: z.number().positive().optional().describe("Milliseconds to wait for the element (default 5000).") },
     },
     (args) => guarded(async () => json(await internal("POST", "/v1/browser/interactions/click", { selector: args.selector, session_id: args.session_id, timeout: args.timeout ?? 5000 }))),
@@ -222,7 +254,7 @@ export function registerTools(server: McpServer, deps: MCPToolDeps): void {
     "browser_fill",
     {
       title: "Fill an input",
-      description: "Set the value of an input or textarea matching a CSS selector.",
+      description: 'Set the value of an input or textarea matching a CSS selector, or a snapshot ref as "ref=e12".',
       inputSchema: { selector: z.string(), value: z.string(), session_id: browserSession },
     },
     (args) => guarded(async () => json(await internal("POST", "/v1/browser/interactions/fill", { selector: args.selector, value: args.value, session_id: args.session_id, timeout: 5000 }))),

@@ -98,6 +98,27 @@ describe("browser sessions", () => {
     expect((await browser.extractElements("title"))[0]?.text).toBe("Form");
   });
 
+  test("snapshot gives refs that click and fill; a stale one is ElementNotFoundError", async () => {
+    await using browser = await runner.browser.createSession();
+    await browser.navigate(`${base}/`);
+    const home = await browser.snapshot();
+    expect(home.title).toBe("Home");
+    expect(home.tokens).toBeLessThanOrEqual(3000);
+    const link = /link "Go to the form" \[ref=(e\d+)\]/.exec(home.snapshot)![1];
+    await browser.click(`ref=${link}`);
+    await browser.waitFor("visible", { selector: "#send" });
+    const form = await browser.snapshot({ maxTokens: 100 });
+    const [name, note] = ["name", "note"].map((field) => new RegExp(`textbox "${field}" \\[ref=(e\\d+)\\]`).exec(form.snapshot)![1]);
+    await browser.fill(`ref=${name}`, "Ada");
+    await browser.fill(`ref=${note}`, "via refs");
+    await browser.click(`ref=${/button "Send" \[ref=(e\d+)\]/.exec(form.snapshot)![1]}`);
+    await browser.waitFor("visible", { selector: "#greeting" });
+    expect((await browser.extractElements("#greeting"))[0]?.text).toBe("Hello, Ada! via refs");
+    const stale = await browser.click(`ref=${name}`).catch((error: unknown) => error);
+    expect(stale).toBeInstanceOf(ElementNotFoundError);
+    expect((stale as ElementNotFoundError).code).toBe("STALE_REF");
+  });
+
   test("typed errors: missing element, wait timeout, bad URL", async () => {
     await using browser = await runner.browser.createSession();
     await browser.navigate(`${base}/form`);

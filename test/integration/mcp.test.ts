@@ -57,7 +57,7 @@ describe("MCP endpoint", () => {
     const { tools } = await client.listTools();
     const names = tools.map((tool) => tool.name);
     expect(names).toEqual(
-      expect.arrayContaining(["execute_python", "execute_bash", "create_session", "close_session", "write_file", "read_file", "list_files", "browser_navigate", "browser_content", "browser_click", "browser_fill", "browser_extract", "browser_screenshot"]),
+      expect.arrayContaining(["execute_python", "execute_bash", "create_session", "close_session", "write_file", "read_file", "list_files", "browser_navigate", "browser_content", "browser_click", "browser_fill", "browser_extract", "browser_screenshot", "browser_snapshot"]),
     );
     const python = tools.find((tool) => tool.name === "execute_python")!;
     expect(python.inputSchema.required).toEqual(["code"]);
@@ -125,6 +125,23 @@ describe("MCP endpoint", () => {
     const missing = await call("browser_click", { selector: "#nope", timeout: 300 });
     expect(missing.isError).toBe(true);
     expect(textOf(missing)).toContain("ELEMENT_NOT_FOUND");
+  });
+
+  test("browser_snapshot: a short tree whose refs browser_fill and browser_click take", async () => {
+    await call("browser_navigate", { url: base });
+    const view = textOf(await call("browser_snapshot"));
+    expect(view).toContain("# MCP page");
+    expect(view).toContain('heading "Tools for agents" [level=1]');
+    const field = /textbox \[ref=(e\d+)\]/.exec(view)![1];
+    const link = /link "Next page" \[ref=(e\d+)\]/.exec(view)![1];
+    expect((await call("browser_fill", { selector: `ref=${field}`, value: "hello" })).isError).toBeFalsy();
+    expect((await call("browser_click", { selector: `ref=${link}` })).isError).toBeFalsy();
+    await call("browser_navigate", { url: `${base}/next` });
+    const stale = await call("browser_click", { selector: `ref=${link}` });
+    expect(stale.isError).toBe(true);
+    expect(textOf(stale)).toContain("STALE_REF");
+    const part = textOf(await call("browser_snapshot", { query: "arrived", max_tokens: 50 }));
+    expect(part).toContain("Arrived");
   });
 
   test("bad tool arguments are refused by the protocol layer, not run", async () => {

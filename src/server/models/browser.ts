@@ -7,7 +7,10 @@ const optional = <T extends Parameters<typeof t.Nullable>[0]>(schema: T) => t.Op
 const millis = (fallback: number, description: string) =>
   optional(t.Integer({ minimum: 1, maximum: MAX_BROWSER_TIMEOUT_MS, default: fallback, description: `${description} In milliseconds.` }));
 const sessionId = optional(t.String({ minLength: 1, description: "Browser session; absent: the default browser session, created on first use." }));
-const selector = t.String({ minLength: 1, description: "CSS selector (Playwright selectors such as text=... work too). Selectors returned by content and extract work as-is." });
+const selector = t.String({
+  minLength: 1,
+  description: "CSS selector (Playwright selectors such as text=... work too), or `ref=e12`, a ref from a snapshot. Selectors returned by content and extract work as-is.",
+});
 
 export const BrowserSessionParams = t.Object({ id: t.String() });
 
@@ -171,6 +174,36 @@ export const ContentResult = t.Object({
   ),
   content_anchors: t.Array(t.Object({ text: t.String(), selector: t.String(), length: t.Number(), tag: t.String() })),
   extraction_time: t.Number({ description: "Seconds spent reading the page." }),
+  session_id: t.String(),
+});
+
+export const SnapshotBody = t.Optional(
+  t.Object({
+    session_id: sessionId,
+    selector: optional(t.String({ minLength: 1, description: "Only this element's part of the page: a selector or `ref=e12`. Matching nothing: 404." })),
+    query: optional(t.String({ minLength: 1, description: "Only lines containing this text (case-insensitive), with the lines above them and everything under them." })),
+    max_tokens: optional(
+      t.Integer({ minimum: 50, maximum: 100_000, default: 3000, description: "Hard cap on the snapshot's length in tokens, counted as characters / 4. Past it, `cursor` reads on." }),
+    ),
+    max_text: optional(t.Integer({ minimum: 20, maximum: 10_000, default: 200, description: "Characters of text kept per line (longer text ends with …)." })),
+    cursor: optional(t.String({ description: "A previous answer's cursor: the next part of that same snapshot (the page is not read again)." })),
+    timeout: millis(30_000, "How long reading the page (or finding selector) may take."),
+  }),
+);
+
+export const SnapshotResult = t.Object({
+  url: t.String(),
+  title: t.Nullable(t.String({ description: "Null when reading on with a cursor." })),
+  snapshot: t.String({
+    description:
+      "One line per part: `- role \"name\" [ref=e12] [state] value=\"...\"`, two spaces of indent per level; `text:` lines are plain text. Refs work as `selector: \"ref=e12\"` in click, fill, type, scroll, wait and extract.",
+  }),
+  tokens: t.Integer({ description: "Tokens of snapshot (characters / 4), at most max_tokens." }),
+  total_tokens: t.Integer({ description: "Tokens of the whole snapshot, every part read." }),
+  lines: t.Object({ from: t.Integer(), to: t.Integer(), total: t.Integer() }, { description: "The lines this answer holds: [from, to) of total." }),
+  cursor: t.Nullable(t.String({ description: "Pass it back to read the next part; null at the end." })),
+  refs: t.Nullable(t.Integer({ description: "Refs in the whole snapshot (null when reading on with a cursor)." })),
+  incomplete: t.Boolean({ description: "True when the page had more than a snapshot reads (50,000 lines, 300,000 nodes, nesting 400 deep, or half of timeout spent walking): focus with selector or query." }),
   session_id: t.String(),
 });
 

@@ -20,6 +20,8 @@ import {
   ScreenshotBody,
   ScreenshotResult,
   ScrollBody,
+  SnapshotBody,
+  SnapshotResult,
   TypeBody,
   WaitBody,
 } from "../models/browser";
@@ -133,6 +135,18 @@ export function browserRoutes(manager: BrowserManager, actions: BrowserActions, 
           tags,
           summary: "The page for an agent: readable article text, interactive elements and content anchors",
           description: "With url, navigates first. Without session_id, uses the default browser session. Every selector returned works in click and fill.",
+        },
+      })
+      .post("/interactions/snapshot", ({ body }) => actions.snapshot(body ?? {}), {
+        body: SnapshotBody,
+        response: { 200: SnapshotResult, ...errors(400, 404, 408, 410, 422) },
+        detail: {
+          tags,
+          summary: "The page as a short text tree with refs, within a token cap (extension)",
+          description:
+            "Each meaningful part of the page on a line (role, name, state, value), two spaces of indent per level; each interactive part has a ref usable as `selector: \"ref=e12\"` in click, type, fill, scroll, wait and extract. " +
+            "At most `max_tokens` tokens (characters / 4; default 3000); `cursor` reads on. `selector` or `query` views one region. " +
+            "A ref stays valid while its element is on the page; after a navigation or reload, or once the element is removed, using it is a 404 `STALE_REF`.",
         },
       })
   );

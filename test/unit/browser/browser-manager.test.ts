@@ -243,6 +243,42 @@ describe("BrowserManager", () => {
     await manager.stop();
   });
 
+  test("a burst beyond the pool waits for the contexts being made, made side by side, and opens no extra ones", async () => {
+    const { launcher, manager } = setup({ spares: 3, maxSessions: 10 });
+    await manager.create({ viewport });
+    await manager.whenSparesReady();
+    const browser = launcher.browsers[0]!;
+    expect(browser.contexts).toHaveLength(4);
+    const gate = Promise.withResolvers<void>();
+    browser.pageGate = gate.promise;
+    const burst = Promise.all(Array.from({ length: 6 }, () => manager.create({ viewport })));
+    await Bun.sleep(0);
+    // Three came from the pool; the other three wait for contexts being made, three at a time.
+    expect(browser.pagesOpening).toBe(3);
+    gate.resolve();
+    const sessions = await burst;
+    await manager.whenSparesReady();
+    expect(new Set(sessions.map((session) => session.context)).size).toBe(6);
+    expect(browser.mostPagesOpening).toBe(3);
+    // 1 + 6 sessions and a full pool: nothing was made beside a context someone waited for.
+    expect(browser.contexts).toHaveLength(10);
+    expect(manager.health().spare_contexts).toBe(3);
+    await manager.stop();
+  });
+
+  test("a session waiting for a ready context is told when Chromium dies", async () => {
+    const { launcher, manager } = setup({ spares: 1 });
+    await manager.create({ viewport });
+    await manager.whenSparesReady();
+    launcher.browsers[0]!.pageGate = new Promise(() => {});
+    await manager.create({ viewport }); // takes the ready one
+    const waiting = manager.create({ viewport });
+    await Bun.sleep(0);
+    launcher.browsers[0]!.crash();
+    expect(await codeOf(() => waiting)).toBe("BROWSER_UNAVAILABLE");
+    await manager.stop();
+  });
+
   test("ready contexts die with a crashed Chromium and are not handed out", async () => {
     const { launcher, manager } = setup({ spares: 1 });
     await manager.create({ viewport });

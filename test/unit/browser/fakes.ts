@@ -37,6 +37,11 @@ export interface FakeBrowser {
   contexts: FakeContext[];
   /** newPage never settles, as Playwright's does when Chromium dies under it. */
   hangNewPage: boolean;
+  /** When set, newPage waits for it: to watch pages being opened side by side. */
+  pageGate: Promise<void> | undefined;
+  /** Pages being opened now, and the most ever at once. */
+  pagesOpening: number;
+  mostPagesOpening: number;
   closed: boolean;
   isConnected(): boolean;
   on(event: string, handler: Handler): FakeBrowser;
@@ -52,6 +57,9 @@ function fakeBrowser(): FakeBrowser {
   const browser: FakeBrowser = {
     contexts: [],
     hangNewPage: false,
+    pageGate: undefined,
+    pagesOpening: 0,
+    mostPagesOpening: 0,
     closed: false,
     isConnected: () => connected,
     on(event, handler) {
@@ -81,6 +89,9 @@ function fakeBrowser(): FakeBrowser {
         setDefaultTimeout() {},
         async newPage() {
           if (browser.hangNewPage) return new Promise<FakePage>(() => {});
+          browser.mostPagesOpening = Math.max(browser.mostPagesOpening, ++browser.pagesOpening);
+          await browser.pageGate;
+          browser.pagesOpening--;
           return page;
         },
         async close() {

@@ -115,6 +115,10 @@ describe("browser routes (fake Chromium)", () => {
       ["screenshot", { format: "jpeg", quality: 101 }, "quality"],
       ["extract", { attributes: "href" }, "attributes"],
       ["content", { max_anchors: "many" }, "max_anchors"],
+      ["snapshot", { max_tokens: "lots" }, "max_tokens"],
+      ["snapshot", { max_tokens: 10 }, "max_tokens"],
+      ["snapshot", { cursor: 5 }, "cursor"],
+      ["snapshot", { selector: "" }, "selector"],
     ];
     for (const [action, body, field] of cases) {
       const response = await call("POST", `/v1/browser/interactions/${action}`, body);
