@@ -3,6 +3,9 @@ import type { SandboxManager } from "../sandboxes/manager";
 import { CodeInterpreter } from "./code-interpreter";
 import { asE2BError, connectError, E2BError } from "./errors";
 import { controlPlane } from "./control-plane";
+import { FilesHTTP } from "./files-http";
+import { FilesystemService } from "./filesystem-service";
+import { ProcessService } from "./process-service";
 import { E2BRegistry } from "./registry";
 
 /** Where the host serves E2B: `E2B_API_URL` and `E2B_SANDBOX_URL` are both `<host>/e2b`. */
@@ -34,6 +37,9 @@ export function createE2BService(options: E2BServiceOptions) {
   const registry = new E2BRegistry(options.manager);
   const api = controlPlane(registry, options.apiKey);
   const interpreter = new CodeInterpreter(registry);
+  const processes = new ProcessService(registry);
+  const filesystem = new FilesystemService(registry);
+  const files = new FilesHTTP(registry);
 
   const dataPlane = async (id: string, request: Request, path: string): Promise<Response> => {
     const method = request.method;
@@ -53,6 +59,10 @@ export function createE2BService(options: E2BServiceOptions) {
       return path.includes(".") ? connectError(error) : jsonError(error);
     }
     if (path === "/health" && method === "GET") return new Response(null, { status: 204 });
+    const rpc = /^\/(process\.Process|filesystem\.Filesystem)\/(\w+)$/.exec(path);
+    if (rpc && method === "POST") return rpc[1] === "process.Process" ? processes.handle(id, rpc[2]!, request) : filesystem.handle(id, rpc[2]!, request);
+    if (path === "/files" && method === "GET") return files.read(id, new URL(request.url));
+    if (path === "/files" && method === "POST") return files.write(id, new URL(request.url), request);
     if (path === "/execute" && method === "POST") return interpreter.execute(id, request);
     if (path === "/contexts" && method === "POST") return interpreter.createContext(id, request);
     if (path === "/contexts" && method === "GET") return interpreter.listContexts(id);

@@ -55,8 +55,11 @@ export async function* streamRun(
     while ((end = buffered.indexOf("\n\n")) !== -1) {
       const message = buffered.slice(0, end);
       buffered = buffered.slice(end + 2);
-      const data = message.split("\n").find((line) => line.startsWith("data:"));
-      if (data) yield JSON.parse(data.slice(5).trim()) as RunEvent;
+      const lines = message.split("\n");
+      const data = lines.find((line) => line.startsWith("data:"));
+      const name = lines.find((line) => line.startsWith("event:"))?.slice(6).trim();
+      // The `event:` line names it: `done` carries the /execute result, which has no `type` of its own.
+      if (data) yield { ...(JSON.parse(data.slice(5).trim()) as object), type: name ?? "message" } as RunEvent;
     }
   }
 }

@@ -30,7 +30,7 @@ async function open<T extends { kill(): Promise<unknown> }>(sandbox: Promise<T>)
 
 beforeAll(async () => {
   if (!engineUp) return;
-  h = await startTestHost(`cre2b-${process.pid}`, { poolSize: 2 });
+  h = await startTestHost(`cre2b-${process.pid}`, { poolSize: 2, upTimeoutSeconds: 600 });
   base = `${h.host.url}/e2b`;
   // What README's "Use the E2B SDK locally" tells a user to set; the SDKs read them on every call.
   process.env.E2B_API_URL = base;
@@ -128,12 +128,64 @@ describe.skipIf(!engineUp)("E2B SDKs against CodeRunner", () => {
     expect(await bad.json()).toMatchObject({ code: 400 });
   });
 
+  test("commands: foreground with callbacks and envs, non-zero exit as CommandExitError, background then kill, list", async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const ran = await sbx.commands.run("echo hello $WHO; echo oops >&2; pwd", { envs: { WHO: "e2b" }, onStdout: (data) => void out.push(data), onStderr: (data) => void err.push(data) });
+    expect(ran).toMatchObject({ exitCode: 0, stdout: "hello e2b\n/home/coderunner\n", stderr: "oops\n" });
+    expect(out.join("")).toContain("hello e2b");
+    expect(err.join("")).toBe("oops\n");
+    expect((await sbx.commands.run("pwd", { cwd: "/tmp" })).stdout).toBe("/tmp\n");
+
+    const failed = await sbx.commands.run("echo partial; exit 3").catch((error: unknown) => error);
+    expect(failed).toBeInstanceOf(CommandExitError);
+    expect((failed as CommandExitError).exitCode).toBe(3);
+    expect((failed as CommandExitError).stdout).toBe("partial\n");
+
+    const background = await sbx.commands.run("echo started; sleep 600", { background: true });
+    expect((await sbx.commands.list()).map((listed) => listed.pid)).toContain(background.pid);
+    expect(await background.kill()).toBe(true);
+    const ended = await background.wait().catch((error: unknown) => error);
+    expect((ended as CommandExitError).exitCode).toBe(-1);
+    expect((await sbx.commands.list()).map((listed) => listed.pid)).not.toContain(background.pid);
+    expect(await sbx.commands.kill(999_999)).toBe(false);
+    await expect(sbx.pty.create({ cols: 80, rows: 24, onData: () => undefined })).rejects.toThrow(/PTY.*not supported/);
+  });
+
+  test("files: write one and many, read, list, exists, getInfo, makeDir, rename, remove; /home/user is the sandbox user's home", async () => {
+    expect(await sbx.files.write("/home/user/notes/a.txt", "alpha")).toMatchObject({ name: "a.txt", path: "/home/user/notes/a.txt" });
+    expect(await sbx.files.read("/home/user/notes/a.txt")).toBe("alpha");
+    expect((await sbx.commands.run("cat ~/notes/a.txt")).stdout).toBe("alpha");
+    const many = await sbx.files.write([
+      { path: "/home/user/notes/b.txt", data: "beta" },
+      { path: "relative.txt", data: new Blob(["gamma"]) },
+    ]);
+    expect(many.map((info) => info.path)).toEqual(["/home/user/notes/b.txt", "/home/user/relative.txt"]);
+    expect(await sbx.files.read("relative.txt")).toBe("gamma");
+    const listed = await sbx.files.list("/home/user/notes");
+    expect(listed.map((entry) => [entry.name, entry.type, entry.path])).toEqual([
+      ["a.txt", "file", "/home/user/notes/a.txt"],
+      ["b.txt", "file", "/home/user/notes/b.txt"],
+    ]);
+    expect(await sbx.files.exists("/home/user/notes/a.txt")).toBe(true);
+    expect(await sbx.files.exists("/home/user/nope")).toBe(false);
+    expect(await sbx.files.getInfo("/home/user/notes/a.txt")).toMatchObject({ name: "a.txt", type: "file", size: 5 });
+    expect(await sbx.files.makeDir("/home/user/made/deep")).toBe(true);
+    expect(await sbx.files.makeDir("/home/user/made/deep")).toBe(false);
+    expect(await sbx.files.rename("/home/user/notes/b.txt", "/home/user/made/b.txt")).toMatchObject({ path: "/home/user/made/b.txt" });
+    await sbx.files.remove("/home/user/made");
+    expect(await sbx.files.exists("/home/user/made")).toBe(false);
+    await expect(sbx.files.read("/home/user/nope")).rejects.toThrow(/no such file/);
+    await expect(sbx.files.watchDir("/home/user", () => undefined)).rejects.toThrow(/not supported/);
+  });
+
   test("two sandboxes cannot see each other's files; kill, then connect is not found", async () => {
     const other = await open(CoreSandbox.create({ ...slow }));
-    await sbx.runCode("import os; open(os.path.expanduser('~/mine.txt'), 'w').write('A')");
-    expect((await sbx.runCode("open(__import__('os').path.expanduser('~/mine.txt')).read()")).text).toBe("'A'");
-    const seen = await other.commands.run("cat ~/mine.txt", { onStdout: () => undefined }).catch((error: unknown) => error);
-    expect(seen).toBeInstanceOf(CommandExitError);
+    await sbx.files.write("/home/user/mine.txt", "A");
+    expect(await other.files.exists("/home/user/mine.txt")).toBe(false);
+    await other.files.write("/home/user/theirs.txt", "B");
+    expect(await sbx.files.exists("/home/user/theirs.txt")).toBe(false);
+    expect(await sbx.commands.run("cat ~/theirs.txt").catch((error: unknown) => error)).toBeInstanceOf(CommandExitError);
     await other.kill();
     expect(await other.isRunning()).toBe(false);
     await expect(CoreSandbox.connect(other.sandboxId)).rejects.toThrow(/not found/i);
