@@ -50,7 +50,8 @@ const LANGUAGES = new Set(["python", "bash"]);
 function languageOf(raw: unknown): "python" | "bash" {
   const language = typeof raw === "string" && raw !== "" ? raw.toLowerCase() : "python";
   if (!LANGUAGES.has(language)) {
-    throw new E2BError(400, `Language "${language}" is not available in CodeRunner's E2B code interpreter: it runs python and bash.`);
+    // A 404, as E2B answers for a language it has no kernel for: the client shows a 404's body, only the status of a 400.
+    throw new E2BError(404, `Language "${language}" is not available in CodeRunner's E2B code interpreter: it runs python and bash.`);
   }
   return language as "python" | "bash";
 }

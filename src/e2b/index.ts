@@ -1,6 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { SandboxManager } from "../sandboxes/manager";
 import { CodeInterpreter } from "./code-interpreter";
+import { serverStream } from "./connect";
 import { asE2BError, connectError, E2BError } from "./errors";
 import { controlPlane } from "./control-plane";
 import { FilesHTTP } from "./files-http";
@@ -26,7 +27,12 @@ function sameToken(offered: string | null, token: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** A data-plane HTTP error (the code interpreter's client shows the body of a 404 or 502, only the status of others). */
 const jsonError = (error: E2BError) => Response.json({ code: error.status, message: error.message }, { status: error.status });
+
+/** An RPC's error: a streaming call gets it in its end-of-stream envelope (the client reads nothing else there). */
+const rpcError = (request: Request, error: unknown) =>
+  (request.headers.get("content-type") ?? "").startsWith("application/connect+json") ? serverStream(request, () => Promise.reject(error)) : connectError(error);
 
 /**
  * CodeRunner as an E2B backend, for the unchanged `e2b` and `@e2b/code-interpreter` SDKs. Requests
@@ -50,13 +56,12 @@ export function createE2BService(options: E2BServiceOptions) {
     } catch (error) {
       // E2B's edge answers 502 for a sandbox that is not running; the SDK reads that as "timed out / not running".
       const message = (error as Error).message;
-      if (path.includes(".")) return Response.json({ code: "unavailable", message }, { status: 502 });
-      return Response.json({ code: 502, message }, { status: 502 });
+      return path.includes(".") ? rpcError(request, new E2BError(502, message)) : jsonError(new E2BError(502, message));
     }
     // The SDK sends the access token everywhere but on /contexts (see docs: e2b-protocol §1).
     if (!isContexts && !sameToken(request.headers.get("x-access-token"), sandbox.e2b.accessToken)) {
       const error = new E2BError(401, `Sandbox ${id}: missing or wrong X-Access-Token.`);
-      return path.includes(".") ? connectError(error) : jsonError(error);
+      return path.includes(".") ? rpcError(request, error) : jsonError(error);
     }
     if (path === "/health" && method === "GET") return new Response(null, { status: 204 });
     const rpc = /^\/(process\.Process|filesystem\.Filesystem)\/(\w+)$/.exec(path);
@@ -86,7 +91,7 @@ export function createE2BService(options: E2BServiceOptions) {
       try {
         return await dataPlane(id, request, path);
       } catch (error) {
-        return path.includes(".") ? connectError(error) : jsonError(asE2BError(error));
+        return path.includes(".") ? rpcError(request, error) : jsonError(asE2BError(error));
       }
     },
   };
