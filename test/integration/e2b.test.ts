@@ -191,4 +191,12 @@ describe.skipIf(!engineUp)("E2B SDKs against CodeRunner", () => {
     await expect(CoreSandbox.connect(other.sandboxId)).rejects.toThrow(/not found/i);
     expect(await CoreSandbox.kill(other.sandboxId)).toBe(false);
   });
+
+  test("a sandbox whose timeout passes is removed; its data plane then answers as E2B's does for a sandbox that is gone", async () => {
+    await sbx.setTimeout(1000);
+    // The host's sweep removes it once the timeout passes (it checks every second).
+    while (await sbx.isRunning()) await Bun.sleep(200);
+    await expect(sbx.runCode("1")).rejects.toThrow(/sandbox timeout/);
+    await expect(Sandbox.connect(sbx.sandboxId)).rejects.toThrow(/not found/i);
+  });
 });

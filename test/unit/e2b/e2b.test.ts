@@ -4,6 +4,8 @@ import { envelope, requestMessage, serverStream } from "../../../src/e2b/connect
 import { apiError, connectError, E2BError, unsupported } from "../../../src/e2b/errors";
 import { toE2BPath, toSandboxPath } from "../../../src/e2b/paths";
 import { commandLine } from "../../../src/e2b/process-service";
+import { controlPlane } from "../../../src/e2b/control-plane";
+import type { E2BRegistry } from "../../../src/e2b/registry";
 
 describe("E2B surface", () => {
   test("a cell's main result is the value of a final expression", () => {
@@ -62,5 +64,22 @@ describe("E2B surface", () => {
     expect(commandLine({ cmd: "/bin/bash", args: ["-l", "-c", "echo 'hi'"], envs: { A: "1 2" }, cwd: "/home/user/x" })).toBe(
       `cd '/home/coderunner/x' && env 'A=1 2' '/bin/bash' '-l' '-c' 'echo '\\''hi'\\''' </dev/null`,
     );
+  });
+
+  test("with a CodeRunner key the control plane wants it as X-API-KEY; bad input and unknown ids are E2B-shaped 4xx", async () => {
+    const registry = { get: (id: string) => { throw new E2BError(404, `Sandbox ${id} not found.`); } } as unknown as E2BRegistry;
+    const api = controlPlane(registry, "secret");
+    const ask = (path: string, init: RequestInit = {}) => api.handle(new Request(`http://host${path}`, init));
+    const anonymous = await ask("/v2/sandboxes");
+    expect(anonymous.status).toBe(401);
+    expect(await anonymous.json()).toMatchObject({ code: 401, message: expect.stringContaining("X-API-KEY") });
+    expect((await ask("/v2/sandboxes", { headers: { "x-api-key": "wrong" } })).status).toBe(401);
+    const key = { "x-api-key": "secret", "content-type": "application/json" };
+    const missing = await ask("/sandboxes/nope", { headers: key });
+    expect([missing.status, await missing.json()]).toEqual([404, { code: 404, message: "Sandbox nope not found." }]);
+    const bad = await ask("/v2/sandboxes", { method: "POST", headers: key, body: JSON.stringify({ timeout: "soon" }) });
+    expect([bad.status, (await bad.json()).code]).toEqual([400, 400]);
+    const paused = await ask("/sandboxes/x/pause", { method: "POST", headers: key });
+    expect([paused.status, (await paused.json()).message]).toEqual([501, expect.stringContaining("Pausing a sandbox")]);
   });
 });
