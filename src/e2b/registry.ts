@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { SandboxManager, SessionSandbox } from "../sandboxes/manager";
 import { E2BError } from "./errors";
-import { closeInnerSession, openInnerSession, runBash } from "./inner-api";
+import { closeInnerSession, openInnerSession } from "./inner-api";
 
 /** What the SDK gates features on: 0.5.6 keeps uploads multipart (0.5.7 would switch some to octet-stream). */
 export const ENVD_VERSION = "0.5.6";
@@ -20,6 +20,8 @@ export interface CodeContext {
   /** The session inside the sandbox that runs its code. */
   inner: string;
   executionCount: number;
+  /** False until its first run (the default bash context moves to the home directory then). */
+  started?: boolean;
 }
 
 /** What E2B says about a sandbox beyond what the CodeRunner session knows. */
@@ -59,8 +61,7 @@ export class E2BRegistry {
       contexts: new Map(),
     };
     try {
-      // E2B's code and commands start in the user's home.
-      await runBash(session, session.id, "cd ~");
+      // E2B's code starts in the user's home (the default bash context goes there on its first run, so no shell starts here).
       await session.api.json("POST", "/execute", { command: "import os; os.chdir(os.path.expanduser('~'))", session_id: session.id, timeout: 60 }, 65_000);
     } catch (error) {
       await this.manager.close(session.id, "Its E2B sandbox could not be prepared.");
