@@ -3,6 +3,7 @@ import type { Config } from "../config";
 import { containerSettings, type ContainerSettings } from "../docker/container-spec";
 import { DockerClient } from "../docker/docker-client";
 import { stateDir } from "../docker/file-lock";
+import { createE2BService } from "../e2b";
 import { messageOf } from "../errors";
 import type { Logger } from "../log";
 import { type Confine, DockerBackend } from "../sandboxes/docker-backend";
@@ -75,6 +76,7 @@ export async function startHostMode(config: Config, options: HostModeOptions): P
       maxUploadBytes: config.maxUploadBytes,
       spoolDir: join(stateDir(), "spool"),
       log: options.log,
+      e2b: createE2BService({ manager, apiKey: config.apiKey }),
     });
     const { url, port } = router.listen(config.host, config.port);
     claim.listening(url);

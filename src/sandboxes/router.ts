@@ -1,6 +1,7 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AppError, messageOf } from "../errors";
+import { E2B_PREFIX } from "../e2b";
 import type { Logger } from "../log";
 import { silentLogger } from "../log";
 import { readLimitedBytes } from "../server/http-errors";
@@ -26,6 +27,8 @@ export interface RouterOptions {
   spoolDir?: string;
   log?: Logger;
   fetch?: Fetch;
+  /** The E2B surface, answering every path under `/e2b` (its own auth and error shapes). */
+  e2b?: { handle(request: Request): Promise<Response> };
 }
 
 /** Answered by the host itself. */
@@ -140,6 +143,7 @@ export class HostRouter {
     const { pathname: path } = url;
     const method = request.method;
     if (isHostRoute(method, path)) return this.options.hostApp.handle(request);
+    if (this.options.e2b && (path === E2B_PREFIX || path.startsWith(`${E2B_PREFIX}/`))) return this.options.e2b.handle(request);
     if (this.options.apiKey && needsKeyHeader(method, path)) checkKey(request.headers.get("x-api-key"), this.options.apiKey);
 
     if (method === "POST" && path === "/mcp") return this.mcp(request);

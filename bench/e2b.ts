@@ -1,0 +1,74 @@
+/**
+ * `bun bench/e2b.ts`: what the E2B surface adds. Alternating runs, the warm pool full before each:
+ * (a) the unchanged `@e2b/code-interpreter` SDK: `Sandbox.create()`, then `runCode("print(1)")`;
+ * (b) the same through CodeRunner's own API: `POST /v1/sessions/session`, then `POST /execute`.
+ * n = BENCH_E2B_RUNS (default 10): medians and the difference. Issue 14's target: (a) − (b) ≤ 10 ms.
+ * A host started in this process with its own instance name, on the image CODERUNNER_IMAGE
+ * (default the test image `coderunner-test:ci`, which `bun test` builds).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Sandbox } from "@e2b/code-interpreter";
+import { loadConfig } from "../src/config";
+import { LABEL } from "../src/docker/container-spec";
+import { DockerClient } from "../src/docker/docker-client";
+import { startHostMode } from "../src/host/host-mode";
+import { silentLogger } from "../src/log";
+import { loadAverage, median } from "./stats";
+
+const RUNS = Number.parseInt(process.env.BENCH_E2B_RUNS ?? "10", 10);
+const IMAGE = process.env.CODERUNNER_IMAGE ?? "coderunner-test:ci";
+const NAME = `crbench-e2b-${process.pid}`;
+const docker = new DockerClient();
+const stateHome = mkdtempSync(join(tmpdir(), "coderunner-bench-e2b-"));
+const config = loadConfig(process.env, { port: 0, host: "127.0.0.1", image: IMAGE, containerName: NAME, containerPort: 0, apiKey: undefined, poolSize: 1 });
+const host = await startHostMode(config, { log: silentLogger, docker, diskDir: join(stateHome, "disks"), settings: { labels: { "org.coderunner.bench": "1" } } });
+const e2b = { apiUrl: `${host.url}/e2b`, sandboxUrl: `${host.url}/e2b`, apiKey: "bench", requestTimeoutMs: 600_000 };
+
+async function post(path: string, body: unknown): Promise<any> {
+  const response = await fetch(`${host.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+async function viaE2B(): Promise<number> {
+  const started = performance.now();
+  const sandbox = await Sandbox.create(e2b);
+  const execution = await sandbox.runCode("print(1)");
+  const took = performance.now() - started;
+  if (execution.logs.stdout.join("") !== "1\n") throw new Error(`unexpected ${JSON.stringify(execution.toJSON())}`);
+  await sandbox.kill();
+  return took;
+}
+
+async function viaCodeRunner(): Promise<number> {
+  const started = performance.now();
+  const { session_id } = await post("/v1/sessions/session", {});
+  const result = await post("/execute", { command: "print(1)", session_id });
+  const took = performance.now() - started;
+  if (result.stdout !== "1\n") throw new Error(`unexpected ${JSON.stringify(result)}`);
+  await host.manager.close(session_id);
+  return took;
+}
+
+try {
+  const e2bRuns: number[] = [];
+  const ownRuns: number[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    await host.manager.warm();
+    e2bRuns.push(await viaE2B());
+    await host.manager.warm();
+    ownRuns.push(await viaCodeRunner());
+  }
+  const [a, b] = [median(e2bRuns), median(ownRuns)];
+  console.log(`load ${loadAverage()} · n = ${RUNS} each, alternating, warm pool before each`);
+  console.log(`(a) E2B Sandbox.create + runCode:        median ${a.toFixed(1)} ms`);
+  console.log(`(b) CodeRunner session + /execute:        median ${b.toFixed(1)} ms`);
+  console.log(`(a) − (b): ${(a - b).toFixed(1)} ms (target ≤ 10 ms)`);
+} finally {
+  await host.manager.removeAll();
+  await host.stop();
+  for (const container of await docker.listContainers({ all: true, filters: { label: [`${LABEL.instance}=${NAME}`] } })) await host.backend.remove(container.Id).catch(() => undefined);
+  rmSync(stateHome, { recursive: true, force: true });
+}

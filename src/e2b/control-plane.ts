@@ -1,0 +1,159 @@
+import { Elysia, t } from "elysia";
+import { checkKey } from "../server/key-policy";
+import { apiError, E2BError, unsupported } from "./errors";
+import { DEFAULT_TIMEOUT_SECONDS, type E2BRegistry, type E2BSandbox, ENVD_VERSION } from "./registry";
+import type { SessionSandbox } from "../sandboxes/manager";
+
+const StringMap = t.Record(t.String(), t.String());
+
+/** Body of `POST /v2/sandboxes` (E2B's `NewSandbox`); fields CodeRunner cannot honour are refused by name. */
+export const NewSandbox = t.Object({
+  templateID: t.Optional(t.String()),
+  timeout: t.Optional(t.Integer({ minimum: 0, description: "Seconds until the sandbox ends (E2B default 300)." })),
+  metadata: t.Optional(t.Nullable(StringMap)),
+  envVars: t.Optional(t.Nullable(StringMap)),
+  allow_internet_access: t.Optional(t.Nullable(t.Boolean())),
+  secure: t.Optional(t.Boolean()),
+  autoPause: t.Optional(t.Boolean()),
+  network: t.Optional(t.Unknown()),
+  mcp: t.Optional(t.Unknown()),
+  volumeMounts: t.Optional(t.Unknown()),
+  autoResume: t.Optional(t.Unknown()),
+});
+
+const Timeout = t.Object({ timeout: t.Integer({ minimum: 0 }) });
+const ConnectBody = t.Object({ timeout: t.Optional(t.Integer({ minimum: 0 })) });
+const IdParams = t.Object({ id: t.String() });
+const ListQuery = t.Object({
+  metadata: t.Optional(t.String({ description: "URL-encoded k=v&k2=v2 a sandbox's metadata must all have." })),
+  state: t.Optional(t.String({ description: "Comma-separated: running, paused." })),
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 1000 })),
+  nextToken: t.Optional(t.String()),
+});
+
+function described(e2b: E2BSandbox, session: SessionSandbox) {
+  return {
+    sandboxID: e2b.id,
+    templateID: e2b.templateID,
+    clientID: "coderunner",
+    alias: e2b.templateID,
+    metadata: Object.fromEntries(Object.entries(session.metadata).map(([key, value]) => [key, String(value)])),
+    startedAt: session.createdAt.toISOString(),
+    endAt: new Date(session.endsAt ?? Date.now()).toISOString(),
+    state: "running",
+    cpuCount: session.sandbox.limits.cpus,
+    memoryMB: session.sandbox.limits.memoryMB,
+    diskSizeMB: session.sandbox.limits.diskMB,
+    envdVersion: ENVD_VERSION,
+    allowInternetAccess: session.sandbox.egress,
+  };
+}
+
+const created = (e2b: E2BSandbox) => ({
+  sandboxID: e2b.id,
+  templateID: e2b.templateID,
+  clientID: "coderunner",
+  envdVersion: ENVD_VERSION,
+  envdAccessToken: e2b.accessToken,
+});
+
+/**
+ * E2B's control plane (the API `E2B_API_URL` points at): create, connect, kill, info, list and
+ * timeout of sandboxes, each a CodeRunner session sandbox. Errors are E2B's `{code, message}`.
+ */
+export function controlPlane(registry: E2BRegistry, apiKey: string | undefined) {
+  return new Elysia({ name: "e2b-control-plane" })
+    .onError(({ error, code }) => {
+      if (code === "VALIDATION") return apiError(new E2BError(400, `Invalid request: ${(error as Error).message.split("\n")[0]}`));
+      if (code === "PARSE") return apiError(new E2BError(400, "The request body is not valid JSON."));
+      if (code === "NOT_FOUND") return apiError(new E2BError(404, "No such E2B API route in CodeRunner."));
+      return apiError(error);
+    })
+    .onRequest(({ request }) => {
+      if (!apiKey) return;
+      try {
+        checkKey(request.headers.get("x-api-key"), apiKey);
+      } catch (error) {
+        return apiError(new E2BError(401, (error as Error).message.replace("X-API-Key", "X-API-KEY (E2B_API_KEY)")));
+      }
+    })
+    .post(
+      "/v2/sandboxes",
+      async ({ body, set }) => {
+        if (body.autoPause) throw unsupported("autoPause (pause/resume)");
+        if (body.volumeMounts !== undefined && !(Array.isArray(body.volumeMounts) && body.volumeMounts.length === 0)) throw unsupported("volumeMounts");
+        if (body.mcp) throw unsupported("MCP servers in the sandbox");
+        const { e2b } = await registry.create({
+          templateID: body.templateID ?? "base",
+          timeoutSeconds: body.timeout ?? DEFAULT_TIMEOUT_SECONDS,
+          metadata: body.metadata ?? {},
+          envVars: body.envVars ?? {},
+          egress: body.allow_internet_access ?? undefined,
+        });
+        set.status = 201;
+        return created(e2b);
+      },
+      { body: NewSandbox },
+    )
+    .post(
+      "/v2/sandboxes/:id/connect",
+      ({ params, body }) => {
+        const { e2b } = registry.get(params.id);
+        if (body?.timeout) registry.setTimeout(params.id, body.timeout);
+        return created(e2b);
+      },
+      { params: IdParams, body: t.Optional(ConnectBody) },
+    )
+    .get(
+      "/sandboxes/:id",
+      ({ params }) => {
+        const { e2b, session } = registry.get(params.id);
+        return described(e2b, session);
+      },
+      { params: IdParams },
+    )
+    .delete(
+      "/sandboxes/:id",
+      async ({ params, set }) => {
+        if (!(await registry.kill(params.id))) throw new E2BError(404, `Sandbox ${params.id} not found.`);
+        set.status = 204;
+      },
+      { params: IdParams },
+    )
+    .post(
+      "/sandboxes/:id/timeout",
+      ({ params, body, set }) => {
+        registry.setTimeout(params.id, body.timeout);
+        set.status = 204;
+      },
+      { params: IdParams, body: Timeout },
+    )
+    .get(
+      "/v2/sandboxes",
+      ({ query, set }) => {
+        const wanted = query.metadata ? [...new URLSearchParams(query.metadata)] : [];
+        const states = query.state?.split(",").map((state) => state.trim()) ?? ["running"];
+        const all = registry
+          .list()
+          .filter(({ session }) => states.includes("running") && wanted.every(([key, value]) => String(session.metadata[key]) === value))
+          .sort((a, b) => a.session.createdAt.getTime() - b.session.createdAt.getTime() || a.e2b.id.localeCompare(b.e2b.id));
+        const start = query.nextToken ? all.findIndex(({ e2b }) => e2b.id === Buffer.from(query.nextToken!, "base64url").toString()) + 1 : 0;
+        const limit = query.limit ?? 100;
+        const page = all.slice(start, start + limit);
+        if (start + limit < all.length) set.headers["x-next-token"] = Buffer.from(page.at(-1)!.e2b.id).toString("base64url");
+        return page.map(({ e2b, session }) => described(e2b, session));
+      },
+      { query: ListQuery },
+    )
+    .get("/sandboxes/:id/metrics", () => Promise.reject(unsupported("Sandbox metrics (getMetrics)")))
+    .post("/sandboxes/:id/pause", () => Promise.reject(unsupported("Pausing a sandbox (pause/betaPause)")))
+    .post("/sandboxes/:id/resume", () => Promise.reject(unsupported("Resuming a paused sandbox")))
+    .post("/sandboxes/:id/snapshots", () => Promise.reject(unsupported("Snapshots (createSnapshot)")))
+    .get("/snapshots", () => Promise.reject(unsupported("Snapshots (listSnapshots)")))
+    .post("/sandboxes/:id/fork", () => Promise.reject(unsupported("Forking a sandbox")))
+    .put("/sandboxes/:id/network", () => Promise.reject(unsupported("Changing a sandbox's network (updateNetwork)")))
+    .post("/sandboxes/:id/refreshes", ({ params, set }) => {
+      registry.get(params.id);
+      set.status = 204;
+    });
+}

@@ -1,0 +1,202 @@
+/**
+ * The unchanged E2B SDKs (`e2b`, `@e2b/code-interpreter` from npm) against a real CodeRunner host:
+ * the three environment variables a user sets, then E2B code as E2B documents it. Every sandbox is a
+ * CodeRunner session sandbox (its own container) on the real Docker Engine, from the test image.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { Sandbox } from "@e2b/code-interpreter";
+import { CommandExitError, Sandbox as CoreSandbox } from "e2b";
+import { DockerClient } from "../../src/docker/docker-client";
+import { engineAnswers } from "../helpers/image";
+import { startTestHost, type TestHost } from "../helpers/sandbox-host";
+
+setDefaultTimeout(180_000);
+
+const engineUp = await engineAnswers(new DockerClient());
+let h: TestHost;
+let base: string;
+/** The sandbox most cases share (a sandbox start is a container start: seconds on a loaded machine). */
+let sbx: Sandbox;
+/** Sandbox starts may queue behind other containers on a busy Engine: the SDK's 60 s default is too short for a test. */
+const slow = { requestTimeoutMs: 600_000 };
+const opened: { kill(): Promise<unknown> }[] = [];
+
+/** A sandbox killed after the suite, whatever happens. */
+async function open<T extends { kill(): Promise<unknown> }>(sandbox: Promise<T>): Promise<T> {
+  const made = await sandbox;
+  opened.push(made);
+  return made;
+}
+
+beforeAll(async () => {
+  if (!engineUp) return;
+  h = await startTestHost(`cre2b-${process.pid}`, { poolSize: 2, upTimeoutSeconds: 600 });
+  base = `${h.host.url}/e2b`;
+  // What README's "Use the E2B SDK locally" tells a user to set; the SDKs read them on every call.
+  process.env.E2B_API_URL = base;
+  process.env.E2B_SANDBOX_URL = base;
+  process.env.E2B_API_KEY = "any-string";
+  sbx = await open(Sandbox.create({ ...slow, metadata: { suite: "e2b", run: String(process.pid) } }));
+}, 900_000);
+
+afterAll(async () => {
+  if (!engineUp) return;
+  await Promise.allSettled(opened.map((sandbox) => sandbox.kill()));
+  await h?.stop();
+});
+
+describe.skipIf(!engineUp)("E2B SDKs against CodeRunner", () => {
+  test("quickstart: state persists between runCode calls; info, list, timeout", async () => {
+    const first = await sbx.runCode("x = 1");
+    expect(first.error).toBeUndefined();
+    const second = await sbx.runCode("x += 1; x");
+    expect(second.text).toBe("2");
+    expect(second.executionCount).toBe(2);
+    expect(second.results[0]!.isMainResult).toBe(true);
+
+    const info = await sbx.getInfo();
+    expect(info).toMatchObject({ sandboxId: sbx.sandboxId, state: "running", metadata: { suite: "e2b" } });
+    expect(info.cpuCount).toBeGreaterThan(0);
+    expect(info.memoryMB).toBe(1024);
+    expect(await sbx.isRunning()).toBe(true);
+
+    const listed = await Sandbox.list({ query: { metadata: { run: String(process.pid) } } }).nextItems();
+    expect(listed.map((item) => item.sandboxId)).toContain(sbx.sandboxId);
+    expect(await Sandbox.list({ query: { metadata: { run: "no-such-run" } } }).nextItems()).toEqual([]);
+
+    await sbx.setTimeout(600_000);
+    const later = await sbx.getInfo();
+    expect(later.endAt.getTime()).toBeGreaterThan(info.endAt.getTime());
+  });
+
+  test("rich results: a matplotlib chart as PNG, HTML, JSON; errors are returned, not thrown; stdout and stderr stream", async () => {
+    const chart = await sbx.runCode("import matplotlib.pyplot as plt\nplt.plot([1, 2, 3], [1, 4, 9])\nplt.show()");
+    const png = chart.results.find((result) => result.png);
+    expect(Buffer.from(png!.png!, "base64").subarray(1, 4).toString()).toBe("PNG");
+    expect(png!.isMainResult).toBe(false);
+
+    const html = await sbx.runCode("from IPython.display import HTML\nHTML('<table><tr><td>1</td></tr></table>')");
+    expect(html.results[0]!.html).toContain("<table");
+    const json = await sbx.runCode("from IPython.display import JSON, display\ndisplay(JSON({'k': [1, 2]}))");
+    expect(json.results[0]!.json as unknown).toEqual({ k: [1, 2] });
+
+    const out: string[] = [];
+    const err: string[] = [];
+    const logged = await sbx.runCode("import sys\nprint('to out')\nprint('to err', file=sys.stderr)", {
+      onStdout: (message) => void out.push(message.line),
+      onStderr: (message) => void err.push(message.line),
+    });
+    expect(out.join("")).toContain("to out");
+    expect(err.join("")).toContain("to err");
+    expect(logged.logs.stdout.join("")).toContain("to out");
+
+    const failed = await sbx.runCode("1 / 0");
+    expect(failed.error).toMatchObject({ name: "ZeroDivisionError", value: "division by zero" });
+    expect(failed.error!.traceback).toContain("ZeroDivisionError");
+  });
+
+  test("bash and contexts: each context is its own kernel, restart clears it, remove ends it", async () => {
+    const bash = await sbx.runCode("echo hi from $0; cd /tmp; pwd", { language: "bash" });
+    expect(bash.logs.stdout.join("")).toContain("/tmp");
+    expect((await sbx.runCode("pwd", { language: "bash" })).logs.stdout.join("").trim()).toBe("/tmp");
+
+    await sbx.runCode("shared = 'main'");
+    const context = await sbx.createCodeContext({ cwd: "/tmp" });
+    expect(context).toMatchObject({ language: "python", cwd: "/tmp" });
+    await sbx.runCode("own = 1", { context });
+    expect((await sbx.runCode("'shared' in dir(), own, __import__('os').getcwd()", { context })).text).toBe("(False, 1, '/tmp')");
+    expect((await sbx.listCodeContexts()).map((listed) => listed.id)).toContain(context.id);
+    await sbx.restartCodeContext(context);
+    expect((await sbx.runCode("own", { context })).error?.name).toBe("NameError");
+    await sbx.removeCodeContext(context);
+    expect((await sbx.listCodeContexts()).map((listed) => listed.id)).not.toContain(context.id);
+    await expect(sbx.runCode("1", { context })).rejects.toThrow(/not found/i);
+    await expect(sbx.runCode("1", { language: "r" })).rejects.toThrow(/python and bash/);
+  });
+
+  test("the data plane needs the sandbox's access token; unknown sandboxes and unsupported features say so", async () => {
+    const headers = { "E2b-Sandbox-Id": sbx.sandboxId, "E2b-Sandbox-Port": "49999", "content-type": "application/json" };
+    const refused = await fetch(`${base}/execute`, { method: "POST", headers, body: JSON.stringify({ code: "1" }) });
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toMatchObject({ code: 401, message: expect.stringContaining("X-Access-Token") });
+    const unknown = await fetch(`${base}/health`, { headers: { ...headers, "E2b-Sandbox-Id": "nope" } });
+    expect(unknown.status).toBe(502);
+    await expect(sbx.betaPause()).rejects.toThrow(/not supported/);
+    await expect(sbx.getMetrics()).rejects.toThrow(/not supported/);
+    const bad = await fetch(`${base}/v2/sandboxes`, { method: "POST", headers: { "content-type": "application/json" }, body: "{" });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ code: 400 });
+  });
+
+  test("commands: foreground with callbacks and envs, non-zero exit as CommandExitError, background then kill, list", async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const ran = await sbx.commands.run("echo hello $WHO; echo oops >&2; pwd", { envs: { WHO: "e2b" }, onStdout: (data) => void out.push(data), onStderr: (data) => void err.push(data) });
+    expect(ran).toMatchObject({ exitCode: 0, stdout: "hello e2b\n/home/coderunner\n", stderr: "oops\n" });
+    expect(out.join("")).toContain("hello e2b");
+    expect(err.join("")).toBe("oops\n");
+    expect((await sbx.commands.run("pwd", { cwd: "/tmp" })).stdout).toBe("/tmp\n");
+
+    const failed = await sbx.commands.run("echo partial; exit 3").catch((error: unknown) => error);
+    expect(failed).toBeInstanceOf(CommandExitError);
+    expect((failed as CommandExitError).exitCode).toBe(3);
+    expect((failed as CommandExitError).stdout).toBe("partial\n");
+
+    const background = await sbx.commands.run("echo started; sleep 600", { background: true });
+    expect((await sbx.commands.list()).map((listed) => listed.pid)).toContain(background.pid);
+    expect(await background.kill()).toBe(true);
+    const ended = await background.wait().catch((error: unknown) => error);
+    expect((ended as CommandExitError).exitCode).toBe(-1);
+    expect((await sbx.commands.list()).map((listed) => listed.pid)).not.toContain(background.pid);
+    expect(await sbx.commands.kill(999_999)).toBe(false);
+    await expect(sbx.pty.create({ cols: 80, rows: 24, onData: () => undefined })).rejects.toThrow(/PTY.*not supported/);
+  });
+
+  test("files: write one and many, read, list, exists, getInfo, makeDir, rename, remove; /home/user is the sandbox user's home", async () => {
+    expect(await sbx.files.write("/home/user/notes/a.txt", "alpha")).toMatchObject({ name: "a.txt", path: "/home/user/notes/a.txt" });
+    expect(await sbx.files.read("/home/user/notes/a.txt")).toBe("alpha");
+    expect((await sbx.commands.run("cat ~/notes/a.txt")).stdout).toBe("alpha");
+    const many = await sbx.files.write([
+      { path: "/home/user/notes/b.txt", data: "beta" },
+      { path: "relative.txt", data: new Blob(["gamma"]) },
+    ]);
+    expect(many.map((info) => info.path)).toEqual(["/home/user/notes/b.txt", "/home/user/relative.txt"]);
+    expect(await sbx.files.read("relative.txt")).toBe("gamma");
+    const listed = await sbx.files.list("/home/user/notes");
+    expect(listed.map((entry) => [entry.name, entry.type, entry.path])).toEqual([
+      ["a.txt", "file", "/home/user/notes/a.txt"],
+      ["b.txt", "file", "/home/user/notes/b.txt"],
+    ]);
+    expect(await sbx.files.exists("/home/user/notes/a.txt")).toBe(true);
+    expect(await sbx.files.exists("/home/user/nope")).toBe(false);
+    expect(await sbx.files.getInfo("/home/user/notes/a.txt")).toMatchObject({ name: "a.txt", type: "file", size: 5 });
+    expect(await sbx.files.makeDir("/home/user/made/deep")).toBe(true);
+    expect(await sbx.files.makeDir("/home/user/made/deep")).toBe(false);
+    expect(await sbx.files.rename("/home/user/notes/b.txt", "/home/user/made/b.txt")).toMatchObject({ path: "/home/user/made/b.txt" });
+    await sbx.files.remove("/home/user/made");
+    expect(await sbx.files.exists("/home/user/made")).toBe(false);
+    await expect(sbx.files.read("/home/user/nope")).rejects.toThrow(/no such file/);
+    await expect(sbx.files.watchDir("/home/user", () => undefined)).rejects.toThrow(/not supported/);
+  });
+
+  test("two sandboxes cannot see each other's files; kill, then connect is not found", async () => {
+    const other = await open(CoreSandbox.create({ ...slow }));
+    await sbx.files.write("/home/user/mine.txt", "A");
+    expect(await other.files.exists("/home/user/mine.txt")).toBe(false);
+    await other.files.write("/home/user/theirs.txt", "B");
+    expect(await sbx.files.exists("/home/user/theirs.txt")).toBe(false);
+    expect(await sbx.commands.run("cat ~/theirs.txt").catch((error: unknown) => error)).toBeInstanceOf(CommandExitError);
+    await other.kill();
+    expect(await other.isRunning()).toBe(false);
+    await expect(CoreSandbox.connect(other.sandboxId)).rejects.toThrow(/not found/i);
+    expect(await CoreSandbox.kill(other.sandboxId)).toBe(false);
+  });
+
+  test("a sandbox whose timeout passes is removed; its data plane then answers as E2B's does for a sandbox that is gone", async () => {
+    await sbx.setTimeout(1000);
+    // The host's sweep removes it once the timeout passes (it checks every second).
+    while (await sbx.isRunning()) await Bun.sleep(200);
+    await expect(sbx.runCode("1")).rejects.toThrow(/sandbox timeout/);
+    await expect(Sandbox.connect(sbx.sandboxId)).rejects.toThrow(/not found/i);
+  });
+});
