@@ -135,7 +135,15 @@ export class PythonKernel {
     // Runs of a session are queued by CodeRunner, one at a time. With stop_on_error the kernel would also
     // abort a request arriving just after an error (such as the KeyboardInterrupt of a timeout).
     const future = this.connection.requestExecute({ code, stop_on_error: false, allow_stdin: false, store_history: true });
+    // ipykernel ignores SIGINT between cells: an interrupt sent before the kernel took up this one
+    // (a short timeout on a loaded machine) is lost, and is sent again once the cell begins.
+    let begun = false;
+    const { promise: whenBegun, resolve: markBegun } = Promise.withResolvers<void>();
     future.onIOPub = (message) => {
+      if (message.header.msg_type === "execute_input") {
+        begun = true;
+        markBegun();
+      }
       if (interrupting && message.header.msg_type === "error") return; // The KeyboardInterrupt we caused.
       collectIOPub(message, collector);
     };
@@ -161,6 +169,15 @@ export class PythonKernel {
       if (first !== "stop") return { status: first, cpuTime: first === "died" ? null : cpuSpent() };
 
       interrupting = true;
+      if (!begun) {
+        let over = false;
+        void ended.then(() => (over = true));
+        void whenBegun.then(() => {
+          if (over) return;
+          if (runProcesses) runProcesses.interrupt(pid!);
+          else void this.connection.interrupt().catch(() => undefined);
+        });
+      }
       let afterInterrupt: Awaited<typeof ended> | "stuck";
       if (runProcesses) {
         afterInterrupt = await this.stopRun(runProcesses, pid!, since!, ended, options.interruptGraceMs);

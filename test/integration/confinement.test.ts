@@ -400,6 +400,17 @@ print(json.dumps(out))`,
     expect((await run(sandboxes.confined!, "echo fresh", "bash")).stdout).toBe("fresh\n");
   });
 
+  test("a timeout shorter than the kernel takes to pick up the cell still stops it, its state kept", async () => {
+    const { body } = await call(sandboxes.confined!, "POST", "/v1/sessions/session", {});
+    const session = body.session_id as string;
+    await run(sandboxes.confined!, "pass", "python", { session_id: session });
+    // 0.31 s less the stop's reserve and the answer's margin: the SIGINT goes ~10 ms after the request.
+    const early = await run(sandboxes.confined!, "import time\nx = 5\ntime.sleep(30)", "python", { session_id: session, timeout: 0.31 });
+    expect(early.status).toBe("timeout");
+    expect(await run(sandboxes.confined!, "print(x)", "python", { session_id: session })).toMatchObject({ stdout: "5\n", state_lost: false });
+    await call(sandboxes.confined!, "DELETE", `/sessions/${session}`);
+  });
+
   test("closing a session ends its shell's background jobs (the server may signal the sandbox user)", async () => {
     const { body } = await call(sandboxes.confined!, "POST", "/sessions", { language: "bash" });
     const session = body.session_id as string;

@@ -114,6 +114,15 @@ describe("python", () => {
     expect(after.body).toMatchObject({ stdout: "still here\n", status: "ok" });
   });
 
+  test("a timeout shorter than the kernel takes to pick up the cell still stops it, its state kept", async () => {
+    const session = await newSession();
+    // 0.31 s less the stop's reserve and the answer's margin: interrupted ~10 ms after it was sent.
+    const early = await run({ session_id: session, timeout: 0.31, command: "import time\nx = 5\ntime.sleep(30)" });
+    expect(early.body.status).toBe("timeout");
+    const after = await run({ session_id: session, command: "print(x)" });
+    expect(after.body).toMatchObject({ stdout: "5\n", state_lost: false });
+  });
+
   test("a kernel that ignores the interrupt is replaced: answered by the deadline, the next run says state was lost", async () => {
     const session = await newSession();
     const response = await run({
