@@ -112,6 +112,21 @@ describe("HTTP layer", () => {
     expect(Object.keys(spec.json.paths)).toEqual(expect.arrayContaining(["/execute", "/v1/sessions/session", "/kill", "/health"]));
   });
 
+  test("the OpenAPI document gives every request body its content types and schema", async () => {
+    const { call } = app();
+    const spec = (await call("GET", "/docs/json")).json;
+    const execute = spec.paths["/execute"].post.requestBody.content;
+    expect(Object.keys(execute)).toEqual(expect.arrayContaining(["application/json", "application/x-www-form-urlencoded"]));
+    expect(Object.keys(execute["application/json"].schema.properties)).toEqual(expect.arrayContaining(["command", "language", "timeout", "session_id"]));
+    expect(spec.paths["/kill"].post.requestBody.content["application/json"].schema.required).toEqual(["session_id"]);
+    const empty = Object.entries(spec.paths as Record<string, Record<string, { requestBody?: { content: object } }>>).flatMap(([path, methods]) =>
+      Object.entries(methods)
+        .filter(([, operation]) => operation.requestBody && Object.keys(operation.requestBody.content).length === 0)
+        .map(([method]) => `${method} ${path}`),
+    );
+    expect(empty).toEqual([]);
+  });
+
   describe("with an API key", () => {
     test("requests without the key or with a wrong one are 401; health and docs stay open", async () => {
       const { call, calls } = app({ apiKey: "secret" });
