@@ -10,7 +10,7 @@ export interface FailureContext {
 }
 
 const CLOSED = /Target page, context or browser has been closed|Target closed|Browser has been closed|browser has disconnected|Browser closed|has been closed/i;
-const BAD_SELECTOR = /is not a valid selector|Unexpected token|Failed to parse selector|Unknown engine|Invalid selector|while parsing (css )?selector|selector.*(malformed|invalid)/i;
+const BAD_SELECTOR = /is not a valid (selector|XPath expression)|Unexpected token|Failed to parse selector|Unknown engine|Invalid selector|while parsing (css )?selector|selector.*(malformed|invalid)/i;
 const NETWORK = /net::(ERR_[A-Z_]+)/;
 
 /** First line of a Playwright message, without its call log. */
