@@ -73,6 +73,15 @@ describe("HTTP layer", () => {
     expect(calls).toHaveLength(0);
   });
 
+  test("a JSON body that is not an object is a 422, also where the body is optional", async () => {
+    const { call } = app();
+    for (const body of ["5", '"text"', "[1]", "true"]) {
+      const response = await call("POST", "/v1/sessions/session", body);
+      expect({ body, status: response.status, code: response.json.code }).toEqual({ body, status: 422, code: "VALIDATION_ERROR" });
+    }
+    expect((await call("POST", "/v1/sessions/session", "null")).status).toBe(200);
+  });
+
   test("a body over the limit without Content-Length is still a 413", async () => {
     const { calls, handle } = app();
     const chunks = Array.from({ length: 10 }, () => new TextEncoder().encode(`"${"x".repeat(198)}"`));
