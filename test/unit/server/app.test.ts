@@ -73,6 +73,15 @@ describe("HTTP layer", () => {
     expect(calls).toHaveLength(0);
   });
 
+  test("code with a lone surrogate is a 422 before any kernel sees it (it cannot be sent as UTF-8)", async () => {
+    const { call, calls } = app();
+    const response = await call("POST", "/execute", JSON.stringify({ command: "print('\ud800')" }));
+    expect(response.status).toBe(422);
+    expect(response.json.detail).toContain("surrogate");
+    expect(calls).toHaveLength(0);
+    expect((await call("POST", "/execute", JSON.stringify({ command: "print('😀')" }))).status).toBe(200);
+  });
+
   test("a JSON body that is not an object is a 422, also where the body is optional", async () => {
     const { call } = app();
     for (const body of ["5", '"text"', "[1]", "true"]) {
