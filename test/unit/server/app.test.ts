@@ -82,6 +82,15 @@ describe("HTTP layer", () => {
     expect((await call("POST", "/execute", JSON.stringify({ command: "print('😀')" }))).status).toBe(200);
   });
 
+  test("an environment no process can have is a 422, not a kernel started in vain", async () => {
+    const { call } = app();
+    for (const env of [{ "": "x" }, { "A=B": "x" }, { "A\u0000": "x" }, { A: "x\u0000y" }, { A: "\ud800" }]) {
+      const response = await call("POST", "/v1/sessions/session", JSON.stringify({ env }));
+      expect({ env, status: response.status, code: response.json.code }).toEqual({ env, status: 422, code: "VALIDATION_ERROR" });
+    }
+    expect((await call("POST", "/v1/sessions/session", JSON.stringify({ env: { "A B": "é", "😀": "" } }))).status).toBe(200);
+  });
+
   test("a JSON body that is not an object is a 422, also where the body is optional", async () => {
     const { call } = app();
     for (const body of ["5", '"text"', "[1]", "true"]) {
