@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { anyJSON, anyString, hugeString, pathLike, shortString } from "./fuzz-values";
+import { anyJSON, anyString, pathLike, shortString, urlString } from "./fuzz-values";
 import type { FuzzOptions, FuzzRequest, Operation } from "./openapi-fuzz";
 
 /**
@@ -86,22 +86,23 @@ export class IssuedIds {
 const issued = (kind: IdKind) => fc.nat(1000).map((pick) => new Issued(kind, pick));
 
 /** Garbage ids for requests that close things: never one of the fixtures' (nor `default`, nor anything a URL could normalise into it). */
-const harmlessGarbage = fc.oneof(pathLike, anyString).filter((id) => !/default/i.test(id));
+const harmlessGarbage = urlString.filter((id) => !/default/i.test(id));
 
-const sessionIds = fc.oneof({ weight: 6, arbitrary: issued("session") }, { weight: 2, arbitrary: issued("own-session") }, { weight: 3, arbitrary: fc.oneof(pathLike, anyString) });
+const sessionIds = fc.oneof({ weight: 6, arbitrary: issued("session") }, { weight: 2, arbitrary: issued("own-session") }, { weight: 3, arbitrary: urlString });
 const closableSessionIds = fc.oneof({ weight: 1, arbitrary: issued("closable-session") }, { weight: 3, arbitrary: harmlessGarbage });
-const browserIds = fc.oneof({ weight: 6, arbitrary: issued("browser") }, { weight: 2, arbitrary: issued("own-browser") }, { weight: 3, arbitrary: fc.oneof(pathLike, anyString) });
+const browserIds = fc.oneof({ weight: 6, arbitrary: issued("browser") }, { weight: 2, arbitrary: issued("own-browser") }, { weight: 3, arbitrary: urlString });
 const closableBrowserIds = fc.oneof({ weight: 2, arbitrary: issued("closable-browser") }, { weight: 3, arbitrary: harmlessGarbage });
-const taskIds = fc.oneof({ weight: 3, arbitrary: issued("task") }, { weight: 2, arbitrary: fc.oneof(pathLike, anyString) });
+const taskIds = fc.oneof({ weight: 3, arbitrary: issued("task") }, { weight: 2, arbitrary: urlString });
 
 /**
- * Code that is harmless and quick in Python and in bash alike (each errs quickly in the other), plus
- * unicode and huge cells. It never reads stdin, never ends the kernel (`exit()` would), never loops.
+ * Code that is harmless and quick in Python and in bash alike (each errs quickly in the other), and
+ * unicode. It never reads stdin, never ends the kernel (`exit()` would), never loops. No huge cells:
+ * IPython spends seconds on one, uninterruptibly (a 1 MiB cell of one-letter lines: over a minute),
+ * so a short timeout replaces the kernel, which is the server's rule, not a fault the fuzz can judge.
  */
 const code = fc.oneof(
   { weight: 8, arbitrary: fc.constantFrom("print(1)", "1/0", "x_fuzz = 1", "echo hi", "true", "exit 3", "import sys; sys.exit(2)", "", "   ", "# nothing", "print('a' * 10_000)", "ls -la", "pwd; cd .. ; pwd", "\\", "'", "%%bash\necho cell", "!echo bang") },
   { weight: 3, arbitrary: shortString.map((text) => `print(${JSON.stringify(text)})`) },
-  { weight: 1, arbitrary: hugeString },
 );
 
 /** Browser waits in milliseconds: short, so an absent element costs little. */
@@ -140,8 +141,19 @@ export function coderunnerFuzzOptions(pageBase: string): FuzzOptions {
   return {
     isProtected: (op, name) => name === "command" || name === "code" || (op.path === "/kill" && name === "session_id"),
     alwaysSent: new Set(["timeout", "wait_timeout", "delay"]),
-    // A browser action costs Chromium real work (a screenshot, a page read): fewer of them are valid.
-    validWeight: (op) => (isBrowser(op) && op.method === "POST" ? 2 : 4),
+    kindWeight: (op, kind) => {
+      // A browser action costs Chromium real work (a screenshot, a page read): fewer of them are valid.
+      if (kind === "valid" && isBrowser(op) && op.method === "POST") return 2;
+      // Without a body (or one read as no options) a screenshot or a page read works on the default
+      // 1920×1080 browser session: a full-page capture costs Chromium ~1.7 s of CPU, a read ~1.5 s.
+      if (/\/(screenshot|content)$/.test(op.path)) {
+        if (kind === "no-body" || kind === "content-type" || kind === "path") return 0;
+        if (kind === "malformed") return 1;
+      }
+      // A browser session's creation costs Chromium about a second: the caps (429) are what is fuzzed there.
+      if (kind === "path" && op.path === "/v1/browser/sessions/") return 0;
+      return undefined;
+    },
     pathParam: (op, name) => {
       if (name === "task_id") return taskIds;
       const closing = op.method === "DELETE";
@@ -155,7 +167,9 @@ export function coderunnerFuzzOptions(pageBase: string): FuzzOptions {
         case "code":
           return code;
         case "timeout":
-          return browser ? shortWait : fc.oneof(fc.double({ min: 0.05, max: 2, noNaN: true }), fc.constantFrom(0.5, 1));
+          // Runs get time to finish even on a loaded machine: a run stopped inside `!cmd` can cost the
+          // kernel (the interrupt does not land in time), the server's rule rather than a fault to find here.
+          return browser ? shortWait : fc.oneof(fc.double({ min: 2, max: 3, noNaN: true }), fc.constantFrom(2, 3));
         case "wait_timeout":
           return shortWait;
         case "vm_lifetime_seconds":
@@ -167,7 +181,8 @@ export function coderunnerFuzzOptions(pageBase: string): FuzzOptions {
           return fc.string({ maxLength: 12 });
         case "session_id":
           if (op.path === "/kill") return closableSessionIds;
-          return fc.oneof({ weight: 5, arbitrary: browser ? browserIds : sessionIds }, { weight: 1, arbitrary: fc.constant(null) });
+          // null: the default session (the default browser session's page is 1920×1080, costly to capture).
+          return fc.oneof({ weight: browser ? 12 : 5, arbitrary: browser ? browserIds : sessionIds }, { weight: 1, arbitrary: fc.constant(null) });
         case "sandbox_id":
           return fc.oneof(sessionIds, fc.constant(null));
         case "url":
@@ -176,13 +191,16 @@ export function coderunnerFuzzOptions(pageBase: string): FuzzOptions {
           return selectors;
         case "viewport_width":
         case "viewport_height":
-          return fc.integer({ min: 16, max: 1280 });
+          // Chromium's work grows with the pixels (screenshots above all): small pages, the schema's bounds in mutations.
+          return fc.integer({ min: 16, max: 640 });
+        case "full_page":
+          return fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constantFrom(true, null) });
         case "condition":
           return fc.oneof({ weight: 4, arbitrary: fc.constantFrom("visible", "hidden", "load", "networkidle") }, { weight: 1, arbitrary: anyString });
         case "filename":
           return fc.oneof(fc.constantFrom("upload.txt", "dir/upload.bin", "missing.txt", "."), pathLike, anyString);
         case "metadata":
-          return op.method === "GET" ? fc.oneof(fc.json(), anyString) : undefined;
+          return op.method === "GET" ? fc.oneof(fc.json(), urlString) : undefined;
         case "path":
           return pathLike;
       }

@@ -83,6 +83,11 @@ export function problemWith(request: FuzzRequest, answer: Answer): string | unde
     const failed = /^event: failed\ndata: (.*)$/m.exec(answer.text.replace(/\nid: \d+/g, ""));
     if (failed && SERVER_CODES.some((code) => failed[1]!.includes(`"${code}"`))) return `a stream that failed with a server error: ${failed[1]!.slice(0, 200)}`;
   }
+  // The fuzz runs only short, harmless code: none of it may cost a session its state, but for a shell
+  // the code itself ended (`exit 3`), which the answer says.
+  if (answer.status < 300 && /"state_lost":\s*true/.test(answer.text) && !answer.text.includes('"ename":"ShellExited"')) {
+    return `a run that lost its session's state: ${answer.text.slice(0, 300)}`;
+  }
   if (request.path === "/mcp" && answer.status < 300) {
     const internal = internalRPCError(answer.text);
     if (internal) return `an MCP internal error (-32603): ${internal.slice(0, 200)}`;

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { anyJSON, anyString, hugeString, oddNumber, oddQuery, percentEncode, shortString, spellSegment } from "./fuzz-values";
+import { anyJSON, anyString, hugeString, oddNumber, oddQuery, percentEncode, shortString, spellSegment, urlString } from "./fuzz-values";
 
 /**
  * Requests generated from an OpenAPI document with fast-check: for each operation, bodies valid per
@@ -100,8 +100,8 @@ export interface FuzzOptions {
   alwaysSent?: ReadonlySet<string>;
   /** Fields of `op` that mutations must not fill with arbitrary strings (code the server would run, an id it would close). */
   isProtected?: (op: Operation, name: string) => boolean;
-  /** Relative weight of valid-shaped requests for an operation (they cost real work); default 4. */
-  validWeight?: (op: Operation) => number;
+  /** Relative weight of a kind of request (valid, mutated, malformed, content-type, no-body, method, path) for `op`, when not the default. */
+  kindWeight?: (op: Operation, kind: string) => number | undefined;
 }
 
 const types = (schema: JSONSchema): string[] => (Array.isArray(schema.type) ? schema.type : schema.type ? [schema.type] : []);
@@ -145,9 +145,14 @@ function ofType(kind: string, schema: JSONSchema, field: (name: string, schema: 
   return anyJSON;
 }
 
+/** Every JSON type `schema` allows, its alternatives' and `nullable` included. */
+function allowedTypes(schema: JSONSchema & { nullable?: boolean }): string[] {
+  return [...types(schema), ...(schema.nullable ? ["null"] : []), ...(schema.anyOf ?? schema.oneOf ?? []).flatMap(allowedTypes)];
+}
+
 /** A JSON value of a type `schema` does not allow. */
 export function wrongType(schema: JSONSchema): fc.Arbitrary<unknown> {
-  const allowed = new Set(types(schema));
+  const allowed = new Set(allowedTypes(schema));
   const candidates: [string, fc.Arbitrary<unknown>][] = [
     ["string", anyString],
     ["number", oddNumber],
@@ -204,7 +209,7 @@ export function requestsFor(op: Operation, options: FuzzOptions): fc.Arbitrary<F
   const field = (name: string, schema: JSONSchema) => options.field?.(op, name, schema);
   // Path parameters as the method sent would use them: a DELETE gets ids that may be closed.
   const params = (method: string) => fc.record(Object.fromEntries(op.pathParams.map((name) => [name, options.pathParam({ ...op, method }, name)])));
-  const queryParams = fc.record(Object.fromEntries(op.query.map((q) => [q.name, fc.oneof(field(q.name, q.schema) ?? fromSchema(q.schema, field), anyString)])), { requiredKeys: [] });
+  const queryParams = fc.record(Object.fromEntries(op.query.map((q) => [q.name, fc.oneof(field(q.name, q.schema) ?? fromSchema(q.schema, field), urlString)])), { requiredKeys: [] });
   const query = fc.oneof({ weight: 6, arbitrary: fc.constant("") }, { weight: 1, arbitrary: oddQuery });
   const make = (kind: string, method: string, rest: { headers?: Record<string, string>; body?: Body; path?: string }) =>
     fc.record({ params: params(method), spelling: fc.nat(), queryParams, query }).map((parts) => ({ op: op.id, kind, method, path: rest.path ?? op.path, params: parts.params, spelling: parts.spelling, queryParams: parts.queryParams, query: parts.query, headers: rest.headers ?? {}, body: rest.body }) satisfies FuzzRequest);
@@ -213,33 +218,33 @@ export function requestsFor(op: Operation, options: FuzzOptions): fc.Arbitrary<F
   const schema = op.body;
   const valid = schema && fromSchema(schema, field, options.alwaysSent);
   const weighted: fc.WeightedArbitrary<FuzzRequest>[] = [];
-  const validWeight = options.validWeight?.(op) ?? 4;
+  const weight = (kind: string, fallback: number) => options.kindWeight?.(op, kind) ?? fallback;
   if (!schema || !valid) {
-    weighted.push({ weight: validWeight, arbitrary: make("valid", op.method, {}) });
+    weighted.push({ weight: weight("valid", 4), arbitrary: make("valid", op.method, {}) });
   } else {
     const flat = (body: unknown) => body !== null && typeof body === "object" && Object.values(body).every((v) => v === null || typeof v !== "object");
     weighted.push({
-      weight: validWeight,
+      weight: weight("valid", 4),
       arbitrary: chained(fc.tuple(valid, fc.constantFrom("application/json", "application/json; charset=utf-8", "text/plain", "form", "multipart")), ([json, type]) =>
         type === "form" || type === "multipart"
           ? make(flat(json) ? "valid" : "valid-nested-form", op.method, { body: { form: (json ?? {}) as Record<string, unknown>, as: type === "form" ? "urlencoded" : "multipart" } })
           : make("valid", op.method, { body: { json, contentType: type } }),
       ),
     });
-    weighted.push({ weight: 6, arbitrary: chained(mutate(schema, valid, (name) => options.isProtected?.(op, name) ?? false), ({ kind, json }) => make(kind, op.method, { body: { json } })) });
-    weighted.push({ weight: 3, arbitrary: chained(malformedJSON, (raw) => make("malformed", op.method, { body: { raw, contentType: "application/json" } })) });
-    weighted.push({ weight: 2, arbitrary: chained(fc.tuple(valid, fc.constantFrom(...WRONG_CONTENT_TYPES)), ([json, contentType]) => make("content-type", op.method, { body: { json, contentType } })) });
-    weighted.push({ weight: 1, arbitrary: make("no-body", op.method, {}) });
+    weighted.push({ weight: weight("mutated", 6), arbitrary: chained(mutate(schema, valid, (name) => options.isProtected?.(op, name) ?? false), ({ kind, json }) => make(kind, op.method, { body: { json } })) });
+    weighted.push({ weight: weight("malformed", 3), arbitrary: chained(malformedJSON, (raw) => make("malformed", op.method, { body: { raw, contentType: "application/json" } })) });
+    weighted.push({ weight: weight("content-type", 2), arbitrary: chained(fc.tuple(valid, fc.constantFrom(...WRONG_CONTENT_TYPES)), ([json, contentType]) => make("content-type", op.method, { body: { json, contentType } })) });
+    weighted.push({ weight: weight("no-body", 1), arbitrary: make("no-body", op.method, {}) });
   }
   weighted.push({
-    weight: 2,
+    weight: weight("method", 2),
     arbitrary: chained(fc.constantFrom(...ODD_METHODS.filter((m) => m !== op.method)), (method) => make("method", method, method === "GET" || method === "HEAD" ? {} : { body: { json: {} } })),
   });
   weighted.push({
-    weight: 1,
+    weight: weight("path", 1),
     arbitrary: chained(fc.constantFrom("/", "//", "/x", "/..", "/%2e%2e", "/%00", "/%FF", "?", "#x"), (suffix) =>
       make("path", op.method, { path: op.path.replace(/\/$/, "") + suffix, body: op.method === "GET" || op.method === "DELETE" ? undefined : { json: {} } }),
     ),
   });
-  return fc.oneof(...weighted);
+  return fc.oneof(...weighted.filter((entry) => entry.weight > 0));
 }
