@@ -36,7 +36,7 @@ export class IssuedIds {
   constructor(private budget: { sessionCloses: number; browserCloses: number }) {}
 
   resolve(kind: IdKind, pick: number): string {
-    const from = (list: string[], fallback: string = this.unknown) => (list.length ? list[pick % list.length]! : fallback);
+    const from = (list: string[]) => (list.length ? list[pick % list.length]! : this.unknown);
     switch (kind) {
       case "session":
         return from(this.sessions);

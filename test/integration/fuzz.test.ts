@@ -29,7 +29,7 @@ const REQUESTS = Number(process.env.CODERUNNER_FUZZ_REQUESTS ?? 10_000);
 const PATH = process.env.CODERUNNER_FUZZ_PATH;
 /** Requests in one fast-check run (a failure names its run), sent by `CONCURRENCY` clients at once. */
 const BATCH = 500;
-const CONCURRENCY = Number(process.env.CODERUNNER_FUZZ_CONCURRENCY ?? 16);
+const CONCURRENCY = 16;
 /**
  * Longest a request may take before it counts as a hang: past the server's own longest wait (a browser
  * action sent without a timeout: 30 s and 2 s of grace; runs here are capped at 3 s).
@@ -73,15 +73,15 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  // SIGTERM: the server stops its kernels, Jupyter and Chromium itself.
+  server?.proc.kill("SIGTERM");
+  await server?.proc.exited;
   await server?.cleanup();
   pages?.stop();
   if (canary) rmSync(canary, { recursive: true, force: true });
 });
 
 describe("fuzzing every operation of the OpenAPI document", () => {
-  let runner: FuzzRunner;
-  let seconds = 0;
-
   test(`${REQUESTS} generated requests: no 5xx, no hang, every error {detail, code}`, async () => {
     const options = coderunnerFuzzOptions(pages.base);
     const byOperation = operations.map((op): fc.WeightedArbitrary<FuzzRequest> => {
@@ -91,12 +91,12 @@ describe("fuzzing every operation of the OpenAPI document", () => {
       return { weight: op.method === "POST" && op.path.startsWith("/v1/browser/interactions") ? 1 : 3, arbitrary: requestsFor(op, options) };
     });
     const request = fc.oneof(...byOperation);
-    runner = new FuzzRunner(server.url, { deadlineMs: DEADLINE_MS, resolve: ids.resolveDeep, onAnswer: (sent, answer) => ids.learn(sent, answer.status, answer.text) });
+    const runner = new FuzzRunner(server.url, { deadlineMs: DEADLINE_MS, resolve: ids.resolveDeep, onAnswer: (sent, answer) => ids.learn(sent, answer.status, answer.text) });
     console.log(`fuzz: seed ${SEED} (CODERUNNER_FUZZ_SEED replays it), ${REQUESTS} requests over ${operations.length} operations, ${CONCURRENCY} at a time`);
 
     const started = performance.now();
     const cpuBefore = { server: treeCPUSeconds(server.proc.pid), client: process.cpuUsage() };
-    // fc.check rather than fc.assert: the failure names the bad requests, not a dump of 16 (some huge) values.
+    // fc.check rather than fc.assert: a failure names its bad requests, not a dump of 500 (some huge) values.
     const details = await fc.check(
       fc.asyncProperty(fc.array(request, { minLength: BATCH, maxLength: BATCH }), async (batch) => {
         const before = runner.problems.length;
@@ -106,19 +106,19 @@ describe("fuzzing every operation of the OpenAPI document", () => {
       { seed: SEED, path: PATH, numRuns: Math.ceil(REQUESTS / BATCH), endOnFailure: true },
     );
     if (details.failed) console.log(`fuzz: failed at seed ${SEED}, path ${details.counterexamplePath} (CODERUNNER_FUZZ_PATH replays it)\n${runner.problems.join("\n")}\nserver log (end):\n${server.log().slice(-4000)}`);
-    seconds = (performance.now() - started) / 1000;
+    const seconds = (performance.now() - started) / 1000;
     const client = process.cpuUsage(cpuBefore.client);
     const serverCPU = Object.entries(treeCPUSeconds(server.proc.pid))
       .map(([name, after]) => [name, after - (cpuBefore.server[name] ?? 0)] as const)
-      .filter(([, seconds]) => seconds >= 0.5)
+      .filter(([, used]) => used >= 0.5)
       .sort(([, a], [, b]) => b - a);
 
     const classes = Object.entries(runner.byClass).sort().map(([name, count]) => `${name} ${count}`).join(", ");
     console.log(`fuzz: ${runner.sent} requests (${classes}), ${runner.operations.size}/${operations.length} operations, ${seconds.toFixed(1)} s, seed ${SEED}`);
     const load = readFileSync("/proc/loadavg", "latin1").split(" ")[0];
-    const total = serverCPU.reduce((sum, [, seconds]) => sum + seconds, 0);
+    const total = serverCPU.reduce((sum, [, used]) => sum + used, 0);
     console.log(
-      `fuzz: CPU ${total.toFixed(1)} s in the server's processes (${serverCPU.map(([name, seconds]) => `${name === "root" ? "serve" : name} ${seconds.toFixed(1)}`).join(", ")}), ${((client.user + client.system) / 1e6).toFixed(1)} s in this client; load average ${load} on ${navigator.hardwareConcurrency} cores`,
+      `fuzz: CPU ${total.toFixed(1)} s in the server's processes (${serverCPU.map(([name, used]) => `${name === "root" ? "serve" : name} ${used.toFixed(1)}`).join(", ")}), ${((client.user + client.system) / 1e6).toFixed(1)} s in this client; load average ${load} on ${navigator.hardwareConcurrency} cores`,
     );
     const slowest = Object.entries(runner.waited).sort(([, a], [, b]) => b.ms - a.ms).slice(0, 8);
     console.log(`fuzz: most time waiting for ${slowest.map(([what, { ms, count }]) => `${what} ${count}× ${Math.round(ms / count)} ms`).join(", ")}`);
