@@ -10,7 +10,9 @@ export interface FailureContext {
 }
 
 const CLOSED = /Target page, context or browser has been closed|Target closed|Browser has been closed|browser has disconnected|Browser closed|has been closed/i;
-const BAD_SELECTOR = /is not a valid selector|Unexpected token|Failed to parse selector|Unknown engine|Invalid selector|while parsing (css )?selector|selector.*(malformed|invalid)/i;
+/** The page navigated while an action ran on it (another request on the same browser session). */
+const NAVIGATED = /Execution context was destroyed|interrupted by another navigation|Cannot find context with specified id/;
+const BAD_SELECTOR = /is not a valid (selector|XPath expression)|Unexpected token|Failed to parse selector|Unknown engine|Invalid selector|while parsing (css )?selector|selector.*(malformed|invalid)/i;
 const NETWORK = /net::(ERR_[A-Z_]+)/;
 
 /** First line of a Playwright message, without its call log. */
@@ -20,8 +22,9 @@ export function firstLine(message: string): string {
 
 /**
  * Translates an error thrown by Playwright into an `AppError` with the original as `cause`:
- * timeouts 408, a closed page or browser 410, a malformed selector 400, a network failure while
- * navigating 502, an element that cannot take the action 400. Anything else becomes
+ * timeouts 408, a closed page or browser 410, a page that navigated away under the action 409, a
+ * malformed selector 400, a network failure while navigating 502, an element that cannot take the
+ * action 400. Anything else becomes
  * `BROWSER_ERROR` (500) with Playwright's first line, never a stack.
  */
 export function translatePlaywrightError(error: unknown, context: FailureContext): AppError {
@@ -35,6 +38,9 @@ export function translatePlaywrightError(error: unknown, context: FailureContext
   }
   if (CLOSED.test(message)) {
     return new AppError("SESSION_GONE", `The browser page closed while trying to ${what}; the session is gone, create a new one.`, { cause: error });
+  }
+  if (NAVIGATED.test(message)) {
+    return new AppError("SESSION_BUSY", `Could not ${what}: the page navigated meanwhile (another request on this browser session); try again. (${firstLine(message)})`, { cause: error });
   }
   if (context.selector !== undefined && BAD_SELECTOR.test(message)) {
     return new AppError("INVALID_SELECTOR", `${JSON.stringify(context.selector)} is not a valid selector: ${firstLine(message)}`, { cause: error });

@@ -133,10 +133,20 @@ export async function receiveMultipart(request: Request, options: ReceiveOptions
     const { sink, done } = staging.open(staged);
     active.add(sink);
     // The writer's own verdict (say, permission denied) explains a failure better than the broken pipe it causes.
-    const piped = pipeline(stream, sink).then(
-      () => undefined,
-      (error: unknown) => error,
-    );
+    // Bun's pipeline() can stay pending for good once both ends are destroyed mid-flow (an upload over
+    // the limit); the sink's close always comes, so it settles the write too.
+    const closed = new Promise<unknown>((resolve) => {
+      let error: unknown;
+      sink.once("error", (cause) => (error = cause));
+      sink.once("close", () => resolve(sink.writableFinished ? undefined : (error ?? new Error("the staged file was closed before the upload ended"))));
+    });
+    const piped = Promise.race([
+      pipeline(stream, sink).then(
+        () => undefined,
+        (error: unknown) => error,
+      ),
+      closed,
+    ]);
     writes.push(
       Promise.all([piped, done.then(() => undefined, (error: unknown) => error)])
         .then(([pipeError, writeError]) => {

@@ -4,6 +4,8 @@ import { z } from "zod";
 import { messageOf } from "../errors";
 import type { ExecutionResult, Executor } from "../kernels/executor";
 import type { SessionStore } from "../kernels/session-store";
+import { checkCode } from "../server/routes/execute";
+import { checkEnvironment } from "../server/routes/sessions";
 
 /**
  * CodeRunner's tools for Model Context Protocol clients: Python and bash run through the in-process
@@ -68,7 +70,7 @@ const json = (value: unknown): CallToolResult => ({ content: [text(clip(JSON.str
 export function registerTools(server: McpServer, deps: MCPToolDeps): void {
   const { executor, sessions, internal } = deps;
   const run = (command: string, language: "python" | "bash", args: { session_id?: string; timeout?: number }) =>
-    guarded(async () => runContent(await executor.execute({ command, language, timeout: args.timeout, session_id: args.session_id })));
+    guarded(async () => runContent(await executor.execute({ command: checkCode(command), language, timeout: args.timeout, session_id: args.session_id })));
 
   server.registerTool(
     "execute_python",
@@ -99,7 +101,7 @@ export function registerTools(server: McpServer, deps: MCPToolDeps): void {
       description: "Start a fresh execution session (its own Python kernel, shell and working directory). Pass its id as session_id to other tools.",
       inputSchema: { env: z.record(z.string(), z.string()).optional().describe("Environment variables for the session.") },
     },
-    (args) => guarded(async () => json({ session_id: (await sessions.create({ env: args.env })).id })),
+    (args) => guarded(async () => json({ session_id: (await sessions.create({ env: checkEnvironment(args.env) })).id })),
   );
 
   server.registerTool(

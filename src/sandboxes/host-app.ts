@@ -3,6 +3,7 @@ import { AppError } from "../errors";
 import type { Logger } from "../log";
 import { apiKeyGuard } from "../server/auth";
 import { bodyParsing, errorHandling } from "../server/http-errors";
+import { checkEnvironment } from "../server/routes/sessions";
 import { matchesMetadata, parseMetadataFilter, sandboxEntry } from "../server/sandbox-list";
 import { errors, Success } from "../server/models/common";
 import { CreateSessionBody, KillBody, SandboxEntry, SandboxesQuery, SeedCreateSession, SessionIdParams, Usage } from "../server/models/sessions";
@@ -37,7 +38,7 @@ export function createHostApp(deps: HostAppDeps) {
 
   const create = async (body: typeof CreateSessionBody.static | undefined): Promise<SessionSandbox> => {
     const request: SessionRequest = {
-      env: body?.env ?? undefined,
+      env: checkEnvironment(body?.env) ?? undefined,
       metadata: body?.metadata ?? undefined,
       lifetimeSeconds: body?.vm_lifetime_seconds ?? undefined,
       language: body?.language,

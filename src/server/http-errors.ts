@@ -81,25 +81,34 @@ export function tooLarge(limit: number): AppError {
   return new AppError("PAYLOAD_TOO_LARGE", `The request body is larger than the limit of ${limit} bytes.`);
 }
 
+/** Paths that judge their own JSON bodies: JSON-RPC answers a bad message with a JSON-RPC error. */
+const OWN_BODY_PATHS = new Set(["/mcp"]);
+
 /**
  * Body parsing for JSON and form requests with a size cap; malformed JSON is a 400. Multipart bodies
- * are left to the routes that stream them.
+ * are left to the routes that stream them. A JSON body that is not an object (a number, a string, an
+ * array) is a 422: Elysia would quietly make it `{}` for a route whose body is optional and run it.
  */
 export function bodyParsing(limit: number) {
-  return new Elysia({ name: "body-parsing" }).onParse({ as: "global" }, async ({ request }, contentType) => {
-    const type = contentType.split(";")[0]!.trim().toLowerCase();
-    if (type === "application/json" || type.endsWith("+json") || type === "text/plain") {
-      const text = await readLimitedText(request, limit);
-      if (text.trim() === "") return {};
-      try {
-        return JSON.parse(text);
-      } catch {
-        if (type === "text/plain") throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Send a JSON body with Content-Type: application/json.");
-        throw new AppError("INVALID_JSON", "The request body is not valid JSON.");
+  return new Elysia({ name: "body-parsing" })
+    .onTransform({ as: "global" }, ({ body, path }) => {
+      if (body === undefined || body === null || (typeof body === "object" && !Array.isArray(body)) || OWN_BODY_PATHS.has(path)) return;
+      throw new AppError("VALIDATION_ERROR", `The request body must be a JSON object, not ${Array.isArray(body) ? "an array" : `a ${typeof body}`}.`);
+    })
+    .onParse({ as: "global" }, async ({ request }, contentType) => {
+      const type = contentType.split(";")[0]!.trim().toLowerCase();
+      if (type === "application/json" || type.endsWith("+json") || type === "text/plain") {
+        const text = await readLimitedText(request, limit);
+        if (text.trim() === "") return {};
+        try {
+          return JSON.parse(text);
+        } catch {
+          if (type === "text/plain") throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Send a JSON body with Content-Type: application/json.");
+          throw new AppError("INVALID_JSON", "The request body is not valid JSON.");
+        }
       }
-    }
-    if (type === "application/x-www-form-urlencoded") {
-      return Object.fromEntries(new URLSearchParams(await readLimitedText(request, limit)));
-    }
-  });
+      if (type === "application/x-www-form-urlencoded") {
+        return Object.fromEntries(new URLSearchParams(await readLimitedText(request, limit)));
+      }
+    });
 }

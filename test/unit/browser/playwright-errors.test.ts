@@ -29,6 +29,25 @@ describe("translatePlaywrightError", () => {
     expect(error.code).toBe("INVALID_SELECTOR");
   });
 
+  test("a malformed XPath selector is 400 too", () => {
+    const message = "locator.pressSequentially: SyntaxError: Failed to execute 'evaluate' on 'Document': The string '//*[' is not a valid XPath expression.";
+    const error = translatePlaywrightError(new Error(message), { action: "type into", selector: "xpath=//*[" });
+    expect(error.code).toBe("INVALID_SELECTOR");
+    expect(error.status).toBe(400);
+  });
+
+  test("a page that navigated under the action (a concurrent request on the session) is a 409 to retry", () => {
+    for (const message of [
+      "page.evaluate: Execution context was destroyed, most likely because of a navigation",
+      "page.goto: Navigation to \"about:blank\" is interrupted by another navigation to \"data:,\"",
+    ]) {
+      const error = translatePlaywrightError(new Error(message), { action: "scroll" });
+      expect(error.code).toBe("SESSION_BUSY");
+      expect(error.status).toBe(409);
+      expect(error.message).toContain("try again");
+    }
+  });
+
   test("a network failure while navigating is 502 naming Chromium's error", () => {
     const error = translatePlaywrightError(new Error("page.goto: net::ERR_CONNECTION_REFUSED at http://127.0.0.1:9/"), { action: "navigate to http://127.0.0.1:9/" });
     expect(error.code).toBe("NAVIGATION_FAILED");

@@ -73,6 +73,33 @@ describe("HTTP layer", () => {
     expect(calls).toHaveLength(0);
   });
 
+  test("code with a lone surrogate is a 422 before any kernel sees it (it cannot be sent as UTF-8)", async () => {
+    const { call, calls } = app();
+    const response = await call("POST", "/execute", JSON.stringify({ command: "print('\ud800')" }));
+    expect(response.status).toBe(422);
+    expect(response.json.detail).toContain("surrogate");
+    expect(calls).toHaveLength(0);
+    expect((await call("POST", "/execute", JSON.stringify({ command: "print('😀')" }))).status).toBe(200);
+  });
+
+  test("an environment no process can have is a 422, not a kernel started in vain", async () => {
+    const { call } = app();
+    for (const env of [{ "": "x" }, { "A=B": "x" }, { "A\u0000": "x" }, { A: "x\u0000y" }, { A: "\ud800" }]) {
+      const response = await call("POST", "/v1/sessions/session", JSON.stringify({ env }));
+      expect({ env, status: response.status, code: response.json.code }).toEqual({ env, status: 422, code: "VALIDATION_ERROR" });
+    }
+    expect((await call("POST", "/v1/sessions/session", JSON.stringify({ env: { "A B": "é", "😀": "" } }))).status).toBe(200);
+  });
+
+  test("a JSON body that is not an object is a 422, also where the body is optional", async () => {
+    const { call } = app();
+    for (const body of ["5", '"text"', "[1]", "true"]) {
+      const response = await call("POST", "/v1/sessions/session", body);
+      expect({ body, status: response.status, code: response.json.code }).toEqual({ body, status: 422, code: "VALIDATION_ERROR" });
+    }
+    expect((await call("POST", "/v1/sessions/session", "null")).status).toBe(200);
+  });
+
   test("a body over the limit without Content-Length is still a 413", async () => {
     const { calls, handle } = app();
     const chunks = Array.from({ length: 10 }, () => new TextEncoder().encode(`"${"x".repeat(198)}"`));
@@ -110,6 +137,21 @@ describe("HTTP layer", () => {
     const spec = await call("GET", "/docs/json");
     expect(spec.json.openapi).toStartWith("3.");
     expect(Object.keys(spec.json.paths)).toEqual(expect.arrayContaining(["/execute", "/v1/sessions/session", "/kill", "/health"]));
+  });
+
+  test("the OpenAPI document gives every request body its content types and schema", async () => {
+    const { call } = app();
+    const spec = (await call("GET", "/docs/json")).json;
+    const execute = spec.paths["/execute"].post.requestBody.content;
+    expect(Object.keys(execute)).toEqual(expect.arrayContaining(["application/json", "application/x-www-form-urlencoded"]));
+    expect(Object.keys(execute["application/json"].schema.properties)).toEqual(expect.arrayContaining(["command", "language", "timeout", "session_id"]));
+    expect(spec.paths["/kill"].post.requestBody.content["application/json"].schema.required).toEqual(["session_id"]);
+    const empty = Object.entries(spec.paths as Record<string, Record<string, { requestBody?: { content: object } }>>).flatMap(([path, methods]) =>
+      Object.entries(methods)
+        .filter(([, operation]) => operation.requestBody && Object.keys(operation.requestBody.content).length === 0)
+        .map(([method]) => `${method} ${path}`),
+    );
+    expect(empty).toEqual([]);
   });
 
   describe("with an API key", () => {
