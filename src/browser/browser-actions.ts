@@ -16,6 +16,13 @@ export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_TYPE_DELAY_MS = 100;
 /** Time allowed per key typed beyond the requested delay (a busy machine takes tens of ms a key). */
 const PER_KEY_ALLOWANCE_MS = 250;
+/**
+ * The most a `type` may ask for: its keys' delays add up to at most 30 s, and at most 1000 keys.
+ * Key-by-key typing is for what a page must see typed (autocomplete, key handlers); longer text
+ * is what `fill` is for, and a call that would hold its session for minutes is refused up front.
+ */
+const MAX_TYPING_MS = 30_000;
+const MAX_TYPED_KEYS = 1000;
 /** Past a call's own timeout, how long before it is abandoned as hung. */
 const DEADLINE_GRACE_MS = 2_000;
 const DEFAULT_EXTRACT_SELECTOR = "body *";
@@ -135,9 +142,16 @@ export class BrowserActions {
    * plus an allowance for each key's round trip to the page) is added to it.
    */
   async type(request: TypeRequest) {
-    const session = await this.manager.resolve(request.session_id);
     const delay = request.delay ?? DEFAULT_TYPE_DELAY_MS;
-    const timeout = (request.timeout ?? DEFAULT_TIMEOUT_MS) + (delay + PER_KEY_ALLOWANCE_MS) * [...request.text].length;
+    const keys = [...request.text].length;
+    if (keys > MAX_TYPED_KEYS || keys * delay > MAX_TYPING_MS) {
+      throw new AppError(
+        "VALIDATION_ERROR",
+        `Typing ${keys} characters ${delay} ms apart is more than type does (at most ${MAX_TYPED_KEYS} characters and ${MAX_TYPING_MS / 1000} s of delays): use fill for long text, or a smaller delay.`,
+      );
+    }
+    const session = await this.manager.resolve(request.session_id);
+    const timeout = (request.timeout ?? DEFAULT_TIMEOUT_MS) + (delay + PER_KEY_ALLOWANCE_MS) * keys;
     return this.onElement(session, "type into", request.selector, timeout, async (element) => {
       await element.pressSequentially(request.text, { delay, timeout });
       return { success: true, selector: request.selector, text: request.text, status: "completed", session_id: session.id };

@@ -149,6 +149,17 @@ describe("browser routes (fake Chromium)", () => {
     await manager.stop();
   });
 
+  test("typing that would hold the session for minutes is a 422 naming fill, before any browser starts", async () => {
+    const { manager, call, launcher } = setup();
+    for (const body of [{ text: "x".repeat(301) }, { text: "x".repeat(1001), delay: 0 }, { text: "abcdefg", delay: 5000 }]) {
+      const answer = await call("POST", "/v1/browser/interactions/type", { selector: "input", ...body });
+      expect(answer).toMatchObject({ status: 422, body: { code: "VALIDATION_ERROR" } });
+      expect(answer.body.detail).toContain("use fill for long text");
+    }
+    expect(launcher.calls).toHaveLength(0);
+    await manager.stop();
+  });
+
   test("bad URLs are 400 before any browser starts", async () => {
     const { launcher, manager, call } = setup();
     for (const url of ["file:///etc/passwd", "not a url", "javascript:alert(1)", ""]) {
