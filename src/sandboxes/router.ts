@@ -144,7 +144,8 @@ export class HostRouter {
     const method = request.method;
     if (isHostRoute(method, path)) return this.options.hostApp.handle(request);
     if (this.options.e2b && (path === E2B_PREFIX || path.startsWith(`${E2B_PREFIX}/`))) return this.options.e2b.handle(request);
-    if (this.options.apiKey && needsKeyHeader(method, path)) checkKey(request.headers.get("x-api-key"), this.options.apiKey);
+    const offered = request.headers.get("x-api-key");
+    if (this.options.apiKey && needsKeyHeader(method, path, offered)) checkKey(offered, this.options.apiKey);
 
     if (method === "POST" && path === "/mcp") return this.mcp(request);
     if (method === "POST" && path === "/upload") return this.upload(request);

@@ -12,7 +12,8 @@ export function apiKeyGuard(apiKey: string | undefined) {
   return app
     .onRequest(({ request }) => {
       const path = new URL(request.url).pathname;
-      if (needsKeyHeader(request.method, path)) checkKey(request.headers.get("x-api-key"), apiKey);
+      const offered = request.headers.get("x-api-key");
+      if (needsKeyHeader(request.method, path, offered)) checkKey(offered, apiKey);
     })
     .onBeforeHandle({ as: "global" }, ({ request, path, body }) => {
       if (path !== KEY_IN_BODY_PATH) return;

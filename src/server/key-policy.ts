@@ -20,10 +20,13 @@ export const KEY_IN_BODY_PATH = "/v1/sessions/session";
  */
 const USAGE_BY_ID = /^\/v1\/sessions\/usage\/[^/]+\/?$/;
 
-/** Whether a request must carry the key in `X-API-Key` (when a key is configured). */
-export function needsKeyHeader(method: string, path: string): boolean {
+/**
+ * Whether a request's `X-API-Key` (`offered`, null when absent) must be checked, when a key is
+ * configured. A session's usage needs none, but a key offered there must still be the right one.
+ */
+export function needsKeyHeader(method: string, path: string, offered: string | null): boolean {
   if (PUBLIC_PATH.test(path) || path === KEY_IN_BODY_PATH) return false;
-  return !(method === "GET" && USAGE_BY_ID.test(path));
+  return !(method === "GET" && USAGE_BY_ID.test(path)) || offered !== null;
 }
 
 function same(a: string, b: string): boolean {

@@ -186,6 +186,7 @@ describe("HTTP layer", () => {
       expect(usage.status).toBe(200);
       expect(usage.json.session_id).toBe(json.session_id);
       expect((await call("GET", "/v1/sessions/usage/no-such-session")).json.code).toBe("SESSION_NOT_FOUND");
+      expect((await call("GET", `/v1/sessions/usage/${json.session_id}`, undefined, { "x-api-key": "wrong" })).status).toBe(401);
       expect((await call("GET", `/v1/sessions/session/${json.session_id}`)).status).toBe(401);
       expect((await call("DELETE", `/v1/sessions/session/${json.session_id}`)).status).toBe(401);
       expect((await call("GET", `/v1/sessions/usage/${json.session_id}/x`)).status).toBe(401);
