@@ -84,8 +84,10 @@ export function problemWith(request: FuzzRequest, answer: Answer): string | unde
     if (failed && SERVER_CODES.some((code) => failed[1]!.includes(`"${code}"`))) return `a stream that failed with a server error: ${failed[1]!.slice(0, 200)}`;
   }
   // The fuzz runs only short, harmless code: none of it may cost a session its state, but for a shell
-  // the code itself ended (`exit 3`), which the answer says.
-  if (answer.status < 300 && /"state_lost":\s*true/.test(answer.text) && !answer.text.includes('"ename":"ShellExited"')) {
+  // the code itself ended (`exit 3`), which the answer says, and for a task whose session the fuzz
+  // closed under it (`cancelled`: closing ends the session's kernel mid-run).
+  const cancelled = /"status":\s*"cancelled"/.test(answer.text);
+  if (answer.status < 300 && /"state_lost":\s*true/.test(answer.text) && !answer.text.includes('"ename":"ShellExited"') && !cancelled) {
     return `a run that lost its session's state: ${answer.text.slice(0, 300)}`;
   }
   if (request.path === "/mcp" && answer.status < 300) {
