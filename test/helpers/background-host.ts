@@ -8,10 +8,18 @@ import { readHost } from "../../src/host/host-lock";
  * `XDG_STATE_HOME=stateHome`) and removes its sandboxes and their disks.
  */
 export async function stopBackgroundHost(docker: DockerClient, instance: string, stateHome: string): Promise<void> {
-  const host = readHost(instance);
-  if (host) {
-    process.kill(host.pid, "SIGTERM");
-    for (let i = 0; i < 100 && readHost(instance); i++) await Bun.sleep(100);
+  // The host's lock is under its own XDG_STATE_HOME, not this process's.
+  const saved = process.env.XDG_STATE_HOME;
+  process.env.XDG_STATE_HOME = stateHome;
+  try {
+    const host = readHost(instance);
+    if (host) {
+      process.kill(host.pid, "SIGTERM");
+      for (let i = 0; i < 100 && readHost(instance); i++) await Bun.sleep(100);
+    }
+  } finally {
+    if (saved === undefined) delete process.env.XDG_STATE_HOME;
+    else process.env.XDG_STATE_HOME = saved;
   }
   for (const container of await docker.listContainers({ all: true, filters: { label: [`${LABEL.instance}=${instance}`] } })) {
     const info = await docker.inspectContainer(container.Id);
