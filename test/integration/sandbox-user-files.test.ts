@@ -136,8 +136,11 @@ describe("files as the sandbox user, with the real helper", () => {
   test("one warm helper serves request after request; one killed while idle is replaced unseen", async () => {
     writeFileSync(join(home, "small.txt"), "small");
     await collect((await files.openForDownload("small.txt", home, 1024)).source);
-    const before = helperPids();
-    expect(before).toHaveLength(1);
+    // Helpers ended by earlier tests may take a moment to die on a busy machine.
+    const before = await until("one helper left", () => {
+      const pids = helperPids();
+      return pids.length === 1 && pids;
+    });
     for (let i = 0; i < 5; i++) await files.list(".", home);
     expect(helperPids()).toEqual(before);
     for (const pid of before) process.kill(pid, "SIGKILL");
@@ -161,6 +164,7 @@ describe("files as the sandbox user, with the real helper", () => {
     for (const [i, name] of names.entries()) writeFileSync(join(home, name), `file ${i}`.repeat(1000));
     const bodies = await Promise.all(names.map(async (name) => (await collect((await files.openForDownload(name, home, 1 << 20)).source)).toString()));
     expect(bodies).toEqual(names.map((_, i) => `file ${i}`.repeat(1000)));
-    expect(helperPids()).toHaveLength(1);
+    // The extra helpers are killed on release; under load they take a moment to go.
+    await until("the extra helpers to end, one kept warm", () => helperPids().length === 1);
   });
 });
