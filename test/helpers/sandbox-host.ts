@@ -20,6 +20,7 @@ export interface RunResult {
   state_lost: boolean;
   error: { ename: string } | null;
   truncated: boolean;
+  exit_code: number | null;
 }
 
 /**

@@ -58,15 +58,19 @@ async function survives(attack: string, options: { language?: string; timeout?: 
   const started = performance.now();
   const attacked = call("POST", "/execute", { session_id: a, timeout: options.timeout ?? 10, language: options.language ?? "python", command: attack });
   await Bun.sleep(1500);
-  expect((await run(victim, "print(x + 1)")).stdout).toBe("42\n");
+  const during = await run(victim, "print(x + 1)");
+  expect(during.stdout, JSON.stringify(during)).toBe("42\n");
   const result = await attacked;
   expect(result.status, JSON.stringify(result.body)).toBe(200);
   const seconds = (performance.now() - started) / 1000;
   expect((await call("GET", "/health")).body.status).toBe("healthy");
-  expect((await run(victim, "print(x)")).stdout).toBe("41\n");
+  const later = await run(victim, "print(x)");
+  expect(later.stdout, JSON.stringify(later)).toBe("41\n");
   const after = await run(a, "print('after the attack')");
-  expect(after.stdout, JSON.stringify(after)).toBe("after the attack\n");
-  expect((await run(a, "print(open('kept.txt').read())")).stdout).toBe("still here\n");
+  if (after.stdout !== "after the attack\n") console.log(Bun.spawnSync(["docker", "logs", "--tail", "40", containerOf(a).id]).stderr.toString());
+  expect(after.stdout, JSON.stringify({ attack: result.body, after })).toBe("after the attack\n");
+  const kept = await run(a, "print(open('kept.txt').read())");
+  expect(kept.stdout, JSON.stringify(kept)).toBe("still here\n");
   expect(await startsOf(a)).toEqual(before);
   return { a, result: result.body, after, seconds };
 }
@@ -78,9 +82,14 @@ describe.skipIf(!engineUp)("an agent's worst code costs at most its own run", ()
     expect(result.status).toBe("timeout");
     console.log(`fork bomb (timeout 10 s) answered after ${seconds.toFixed(1)} s, state_lost ${result.state_lost}`);
     // Nothing the run forked keeps the budget: a shell and a file helper start at once.
-    expect((await run(a, "echo shell ok", { language: "bash" })).stdout).toBe("shell ok\n");
-    expect((await call("GET", `/files?session_id=${a}&path=.`)).status).toBe(200);
-    expect(Number((await run(a, "ps -eo uid= | grep -c \"^ *$(id -u)$\"", { language: "bash" })).stdout)).toBeLessThan(10);
+    const shell = await run(a, "echo shell ok", { language: "bash" });
+    expect(shell.stdout, JSON.stringify(shell)).toBe("shell ok\n");
+    const listing = await call("GET", `/files?session_id=${a}&path=.`);
+    expect(listing.status, JSON.stringify(listing.body)).toBe(200);
+    // ps forks: it runs only if the bomb's processes (zombies included) gave the budget back.
+    const left = await run(a, "ps -eo uid=,stat=,ppid=,comm= | awk -v me=$(id -u) '$1 == me'", { language: "bash" });
+    expect(left.exit_code, JSON.stringify(left)).toBe(0);
+    expect(left.stdout.trim().split("\n").length, left.stdout).toBeLessThan(10);
     // Closing the bombed session removes its container and every process in it.
     const id = containerOf(a).id;
     expect((await call("DELETE", `/sessions/${a}`)).body).toEqual({ success: true });
