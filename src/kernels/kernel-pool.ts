@@ -18,7 +18,7 @@ export interface KernelPoolOptions {
    * serves one session needs one warm kernel, not a spare beside it). Default true.
    */
   refill?: boolean;
-  /** Pause before a failed start is tried again (default 500 ms, then 1 s). */
+  /** Pause before a failed start is tried again (default 1 s, then 2 s). */
   retryDelayMs?: number;
 }
 
@@ -98,7 +98,7 @@ export class KernelPool {
       } catch (error) {
         if (attempt >= START_ATTEMPTS || !this.running) throw error;
         this.options.log.warn(`Could not start a kernel (${messageOf(error)}); trying again`);
-        await Bun.sleep(this.options.retryDelayMs ?? 500 * attempt);
+        await Bun.sleep(this.options.retryDelayMs ?? 1000 * attempt);
       }
     }
   }
