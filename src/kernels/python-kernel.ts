@@ -255,7 +255,8 @@ export class PythonKernel {
 
   /**
    * Has the kernel wait for `pids`, its children the server killed: Python never waits for what
-   * `os.fork()` made, and an unreaped child keeps counting against the sandbox user's budget.
+   * `os.fork()` made, and an unreaped child keeps counting against the sandbox user's budget. Those
+   * not gone within 2 s are left to a thread of the kernel that waits for them.
    */
   private async reap(pids: number[]): Promise<void> {
     if (!pids.length) return;
@@ -270,6 +271,14 @@ export class PythonKernel {
       "            except ChildProcessError:",
       "                left.discard(pid)",
       "        if left: time.sleep(0.01)",
+      // What has not ended by then (a busy machine) is waited for in the background: a killed process does end.
+      "    def wait(pids):",
+      "        for pid in pids:",
+      "            try: os.waitpid(pid, 0)",
+      "            except ChildProcessError: pass",
+      "    if left:",
+      "        import threading",
+      "        threading.Thread(target=wait, args=(sorted(left),), name='coderunner-reap', daemon=True).start()",
       `__cr_reap(set(${JSON.stringify(pids)}))`,
       "del __cr_reap",
     ].join("\n");
