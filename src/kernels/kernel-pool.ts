@@ -18,7 +18,12 @@ export interface KernelPoolOptions {
    * serves one session needs one warm kernel, not a spare beside it). Default true.
    */
   refill?: boolean;
+  /** Pause before a failed start is tried again (default 1 s, then 2 s). */
+  retryDelayMs?: number;
 }
+
+/** Starts tried for a caller waiting for a kernel before its error is passed on. */
+const START_ATTEMPTS = 3;
 
 /**
  * Pre-warmed idle kernels. `acquire()` hands one out at once when it can (starting one otherwise) and
@@ -78,7 +83,24 @@ export class KernelPool {
         this.claimed -= 1;
       }
     }
-    return this.options.factory.start();
+    return this.startNow();
+  }
+
+  /**
+   * A kernel started for a caller that cannot wait for the pool. A start that fails is tried again
+   * (`START_ATTEMPTS` in all): right after a run that filled the sandbox's process budget (a fork
+   * bomb), the processes it left take a moment to go, and a start in that moment is refused.
+   */
+  private async startNow(): Promise<PythonKernel> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.options.factory.start();
+      } catch (error) {
+        if (attempt >= START_ATTEMPTS || !this.running) throw error;
+        this.options.log.warn(`Could not start a kernel (${messageOf(error)}); trying again`);
+        await Bun.sleep(this.options.retryDelayMs ?? 1000 * attempt);
+      }
+    }
   }
 
   private takeIdle(): PythonKernel | undefined {

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { KernelAPI, KernelConnection, type KernelMessage, type ServerConnection } from "@jupyterlab/services";
 import type { RunProcesses } from "../confinement/run-processes";
 import { AppError, messageOf } from "../errors";
@@ -49,7 +50,14 @@ export interface PythonKernelOptions {
   outputLimitBytes: number;
   /** Ends what a stopped run started (a confined sandbox); undefined: the interrupt alone, as Jupyter sends it. */
   runProcesses?: Pick<RunProcesses, "mark" | "halt" | "interrupt">;
+  /** How long a new kernel may take to answer (default `START_TIMEOUT_MS`). */
+  startTimeoutMs?: number;
 }
+
+/** A kernel that has not answered this long after its start will not: it is ended and the start fails. */
+const START_TIMEOUT_MS = 60_000;
+/** How long a new kernel's process may take to show its connection file in /proc before it counts as gone. */
+const PROCESS_APPEARS_MS = 3000;
 
 
 export class PythonKernel {
@@ -73,18 +81,44 @@ export class PythonKernel {
     }
     const connection = new KernelConnection({ model, serverSettings: settings, handleComms: false });
     const kernel = new PythonKernel(connection, settings, options);
-    await connection.info;
-    kernel.pidCache = findProcesses(`kernel-${model.id}.json`)[0];
     try {
+      await kernel.answered(`kernel-${model.id}.json`, options.startTimeoutMs ?? START_TIMEOUT_MS);
       await kernel.runSilently(guardSetup(options.outputLimitBytes));
+      // IPython sets up its display formatters and compiler caches on the first cell; pay for that
+      // now, while the kernel waits in the pool, rather than in a session's first run.
+      await kernel.runSilently("print(end=\"\")\nNone", options.startTimeoutMs ?? START_TIMEOUT_MS, false);
     } catch (error) {
       await kernel.shutdown({ kill: true });
       throw error;
     }
-    // IPython sets up its display formatters and compiler caches on the first cell; pay for that
-    // now, while the kernel waits in the pool, rather than in a session's first run.
-    await kernel.connection.requestExecute({ code: "print(end=\"\")\nNone", silent: false, store_history: false }).done;
     return kernel;
+  }
+
+  /**
+   * Resolves once the new kernel answers `kernel_info`. Rejects when its process is gone first (with
+   * the sandbox user's process budget full, as right after a fork bomb, its exec is refused with
+   * EAGAIN, and Jupyter, which restarts nothing, would wait for it forever) or after `timeoutMs`.
+   */
+  private async answered(connectionFile: string, timeoutMs: number): Promise<void> {
+    const procfs = existsSync("/proc/self/stat");
+    const since = performance.now();
+    let watch: Timer | undefined;
+    const gone = new Promise<"gone">((resolve) => {
+      const look = () => {
+        this.pidCache ??= findProcesses(connectionFile)[0];
+        const missing = this.pidCache === undefined ? performance.now() - since > PROCESS_APPEARS_MS : !isAlive(this.pidCache);
+        if (procfs && missing) resolve("gone");
+      };
+      look();
+      watch = setInterval(look, 100);
+    });
+    try {
+      const outcome = await within(Promise.race([this.connection.info, gone]), timeoutMs, "late" as const);
+      if (outcome === "gone") throw new AppError("KERNEL_UNAVAILABLE", "The Python kernel's process ended as it started (the sandbox's process budget may be full).");
+      if (outcome === "late") throw new AppError("KERNEL_UNAVAILABLE", `The Python kernel did not answer within ${Math.round(timeoutMs / 1000)} s of its start.`);
+    } finally {
+      clearInterval(watch);
+    }
   }
 
   get id(): string {
@@ -108,8 +142,8 @@ export class PythonKernel {
   }
 
   /** Runs code silently (no history, no output kept), for session setup. */
-  async runSilently(code: string, timeoutMs = 10_000): Promise<void> {
-    const future = this.connection.requestExecute({ code, silent: true, store_history: false, stop_on_error: true });
+  async runSilently(code: string, timeoutMs = 10_000, silent = true): Promise<void> {
+    const future = this.connection.requestExecute({ code, silent, store_history: false, stop_on_error: true });
     const reply = await withTimeout(future.done, timeoutMs, "Kernel setup did not answer in time.");
     if (reply.content.status !== "ok") {
       throw new AppError("KERNEL_UNAVAILABLE", `Kernel setup failed: ${JSON.stringify(reply.content)}`);
@@ -221,7 +255,8 @@ export class PythonKernel {
 
   /**
    * Has the kernel wait for `pids`, its children the server killed: Python never waits for what
-   * `os.fork()` made, and an unreaped child keeps counting against the sandbox user's budget.
+   * `os.fork()` made, and an unreaped child keeps counting against the sandbox user's budget. Those
+   * not gone within 2 s are left to a thread of the kernel that waits for them.
    */
   private async reap(pids: number[]): Promise<void> {
     if (!pids.length) return;
@@ -236,6 +271,14 @@ export class PythonKernel {
       "            except ChildProcessError:",
       "                left.discard(pid)",
       "        if left: time.sleep(0.01)",
+      // What has not ended by then (a busy machine) is waited for in the background: a killed process does end.
+      "    def wait(pids):",
+      "        for pid in pids:",
+      "            try: os.waitpid(pid, 0)",
+      "            except ChildProcessError: pass",
+      "    if left:",
+      "        import threading",
+      "        threading.Thread(target=wait, args=(sorted(left),), name='coderunner-reap', daemon=True).start()",
       `__cr_reap(set(${JSON.stringify(pids)}))`,
       "del __cr_reap",
     ].join("\n");

@@ -53,6 +53,21 @@ describe("KernelPool", () => {
     await pool.stop();
   });
 
+  test("a caller's own start is tried again when it fails, up to three times in all", async () => {
+    const factory = fakeFactory({ failFirst: 2 });
+    const pool = new KernelPool({ factory, size: 0, log: silentLogger, retryDelayMs: 1 });
+    pool.start();
+    expect(await pool.acquire()).toBe(factory.kernels[0] as unknown as PythonKernel);
+    expect(factory.started).toBe(3);
+    const failing = fakeFactory({ failFirst: 5 });
+    const stubborn = new KernelPool({ factory: failing, size: 0, log: silentLogger, retryDelayMs: 1 });
+    stubborn.start();
+    await expect(stubborn.acquire()).rejects.toThrow("no kernel today");
+    expect(failing.started).toBe(3);
+    await pool.stop();
+    await stubborn.stop();
+  });
+
   test("a kernel that died while idle is skipped and shut down", async () => {
     const factory = fakeFactory();
     const pool = new KernelPool({ factory, size: 2, log: silentLogger, refillDelayMs: 0 });
