@@ -52,6 +52,13 @@ const startsOf = async (session: string) => {
  * victim's state is kept, and the attacking session goes on with its files, in the same container.
  */
 async function survives(attack: string, options: { language?: string; timeout?: number } = {}) {
+  // Seconds each step took, printed by the cases: a slow step on a loaded machine is then named.
+  const steps: string[] = [];
+  let last = performance.now();
+  const step = (name: string) => {
+    steps.push(`${name} ${((performance.now() - last) / 1000).toFixed(1)}`);
+    last = performance.now();
+  };
   const a = await newSession();
   await run(a, "open('kept.txt', 'w').write('still here')");
   const before = await startsOf(a);
@@ -66,22 +73,26 @@ async function survives(attack: string, options: { language?: string; timeout?: 
   expect((await call("GET", "/health")).body.status).toBe("healthy");
   const later = await run(victim, "print(x)");
   expect(later.stdout, JSON.stringify(later)).toBe("41\n");
+  step("attack");
   const after = await run(a, "print('after the attack')");
+  step("next run");
   if (after.stdout !== "after the attack\n") console.log(Bun.spawnSync(["docker", "logs", "--tail", "40", containerOf(a).id]).stderr.toString());
   expect(after.stdout, JSON.stringify({ attack: result.body, after })).toBe("after the attack\n");
   const kept = await run(a, "print(open('kept.txt').read())");
   expect(kept.stdout, JSON.stringify(kept)).toBe("still here\n");
   expect(await startsOf(a)).toEqual(before);
-  return { a, result: result.body, after, seconds };
+  step("checks");
+  return { a, result: result.body, after, seconds, steps };
 }
 
 
 describe.skipIf(!engineUp)("an agent's worst code costs at most its own run", () => {
   test("a fork bomb in one session leaves the others running, their state kept; its own session goes on", async () => {
-    const { a, result, seconds } = await survives("import os\nwhile True:\n    try: os.fork()\n    except OSError: pass");
+    const { a, result, seconds, steps } = await survives("import os\nwhile True:\n    try: os.fork()\n    except OSError: pass");
     expect(result.status).toBe("timeout");
-    console.log(`fork bomb (timeout 10 s) answered after ${seconds.toFixed(1)} s, state_lost ${result.state_lost}`);
+    console.log(`fork bomb (timeout 10 s) answered after ${seconds.toFixed(1)} s, state_lost ${result.state_lost}; steps (s): ${steps.join(", ")}`);
     // Nothing the run forked keeps the budget: a shell and a file helper start at once.
+    const afterwards = performance.now();
     const shell = await run(a, "echo shell ok", { language: "bash" });
     expect(shell.stdout, JSON.stringify(shell)).toBe("shell ok\n");
     const listing = await call("GET", `/files?session_id=${a}&path=.`);
@@ -90,6 +101,7 @@ describe.skipIf(!engineUp)("an agent's worst code costs at most its own run", ()
     const left = await run(a, "ps -eo uid=,stat=,ppid=,comm= | awk -v me=$(id -u) '$1 == me'", { language: "bash" });
     expect(left.exit_code, JSON.stringify(left)).toBe(0);
     expect(left.stdout.trim().split("\n").length, left.stdout).toBeLessThan(10);
+    console.log(`fork bomb: shell, listing and ps took ${((performance.now() - afterwards) / 1000).toFixed(1)} s`);
     // Closing the bombed session removes its container and every process in it.
     const id = containerOf(a).id;
     expect((await call("DELETE", `/sessions/${a}`)).body).toEqual({ success: true });
