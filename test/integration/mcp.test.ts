@@ -57,9 +57,9 @@ describe("MCP endpoint", () => {
     const { tools } = await client.listTools();
     const names = tools.map((tool) => tool.name);
     expect(names).toEqual(
-      expect.arrayContaining(["execute_python", "execute_bash", "create_session", "close_session", "write_file", "read_file", "list_files", "browser_navigate", "browser_content", "browser_click", "browser_fill", "browser_extract", "browser_screenshot", "browser_snapshot"]),
+      expect.arrayContaining(["execute_python_code", "execute_bash_command", "create_session", "close_session", "write_file", "read_file", "list_files", "navigate_to_url", "extract_page_content", "click_element", "fill_input", "browser_extract", "take_screenshot", "browser_snapshot"]),
     );
-    const python = tools.find((tool) => tool.name === "execute_python")!;
+    const python = tools.find((tool) => tool.name === "execute_python_code")!;
     expect(python.inputSchema.required).toEqual(["code"]);
     expect(client.getServerVersion()?.name).toBe("coderunner");
   });
