@@ -1,10 +1,10 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Executor } from "../kernels/executor";
 import type { SessionStore } from "../kernels/session-store";
 import { checkCode } from "../server/routes/execute";
 import { checkEnvironment } from "../server/routes/sessions";
-import { callTool, findTool, jsonSchemaOf, toolsFor, type BrowserPort, type PageContent, type PageView, type ToolAnswer, type ToolBackend } from "../tools";
+import { callTool, failure, findTool, jsonSchemaOf, toolsFor, type BrowserPort, type PageContent, type PageView, type ToolAnswer, type ToolBackend } from "../tools";
 
 /**
  * The tool catalogue (`src/tools`) served to Model Context Protocol clients. Python and bash run through
@@ -84,11 +84,12 @@ export function registerTools(server: McpServer, deps: MCPToolDeps): void {
     inputSchema: jsonSchemaOf(tool, "mcp"),
     ...(tool.annotations ? { annotations: tool.annotations } : {}),
   }));
-  // McpServer.registerTool takes only zod schemas; the catalogue's are TypeBox (JSON Schema), so the tool requests are handled directly.
+  // McpServer.registerTool takes only zod schemas; the catalogue's are TypeBox (JSON Schema), so the tool
+  // requests are answered on the underlying Server, as the SDK advises for custom handlers.
   server.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: listed }));
   server.server.setRequestHandler(CallToolRequestSchema, async (request) => {
     const tool = findTool("mcp", request.params.name);
-    if (!tool) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${request.params.name}. Tools: ${MCP_TOOL_NAMES.join(", ")}.`);
-    return toCallToolResult(await callTool(tool, "mcp", backend, request.params.arguments));
+    const answer = tool ? await callTool(tool, "mcp", backend, request.params.arguments) : failure(`Unknown tool: ${request.params.name}. The tools are ${MCP_TOOL_NAMES.join(", ")}.`);
+    return toCallToolResult(answer);
   });
 }

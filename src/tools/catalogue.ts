@@ -80,15 +80,18 @@ export function argumentProblems(tool: ToolDefinition, surface: Surface, args: u
 }
 
 /**
- * Validates `args` against the tool's schema on `surface` and runs it on `backend`. It never throws: bad
- * arguments and failures become an answer with `isError` and a sentence naming the tool.
+ * Validates `args` against the tool's schema on `surface` and runs it on `backend` with the arguments the
+ * schema defines. It never throws: bad arguments and failures become an answer with `isError` and a
+ * sentence naming the tool.
  */
 export async function callTool(tool: ToolDefinition, surface: Surface, backend: ToolBackend, args: unknown): Promise<ToolAnswer> {
   const given = args ?? {};
   const problems = argumentProblems(tool, surface, given);
   if (problems) return failure(`Invalid arguments for ${tool.name}: ${problems}`);
+  // Arguments the surface does not define are dropped, as a model's stray ones should be (a framework's session_id included).
+  const known = Value.Clean(inputSchema(tool, surface), structuredClone(given));
   try {
-    return await tool.run(backend, given as never);
+    return await tool.run(backend, known as never);
   } catch (error) {
     return failure(`${tool.name} failed: ${error instanceof Error ? error.message : String(error)}`);
   }

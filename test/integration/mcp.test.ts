@@ -144,6 +144,14 @@ describe("MCP endpoint", () => {
     expect(part).toContain("Arrived");
   });
 
+  test("the listed names run the tools the former names run", async () => {
+    expect(textOf(await call("execute_python_code", { code: "print(6 * 7)" }))).toBe("42\n");
+    expect(textOf(await call("execute_bash_command", { command: "echo $((6 * 7))" }))).toBe("42\n");
+    expect(JSON.parse(textOf(await call("navigate_to_url", { url: base }))).title).toBe("MCP page");
+    expect(textOf(await call("extract_page_content"))).toContain("# MCP page");
+    expect((await call("take_screenshot")).content[0]).toMatchObject({ type: "image", mimeType: "image/png" });
+  });
+
   test("bad tool arguments are refused by the protocol layer, not run", async () => {
     const result = (await client.callTool({ name: "execute_python", arguments: { code: 42 } })) as Result;
     expect(result.isError).toBe(true);
