@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import { callTool, findTool, inputSchema, jsonSchemaOf, MAX_ELEMENTS, MAX_TOOL_TEXT, renderRun, TOOLS, toolsFor, type ExecutionResult, type ToolBackend } from "../../../src/tools";
 
 /** A backend that records what the tools asked of it and answers from `overrides`. */
@@ -46,21 +47,12 @@ describe("the catalogue", () => {
     expect(new Set(names).size).toBe(names.length);
   });
 
-  test("the frameworks get the InstaVM SDKs' eight tools, MCP the same under the same names plus sessions, files, snapshot and extract", () => {
-    expect(toolsFor("frameworks").map((tool) => tool.name)).toEqual([
-      "execute_python_code",
-      "execute_bash_command",
-      "create_browser_session",
-      "navigate_to_url",
-      "extract_page_content",
-      "click_element",
-      "fill_input",
-      "take_screenshot",
-    ]);
+  test("the frameworks' tools are MCP's under the same names, except create_browser_session", () => {
     const mcp = toolsFor("mcp").map((tool) => tool.name);
-    expect(mcp).toContain("execute_python_code");
-    expect(mcp).toContain("browser_snapshot");
-    expect(mcp).not.toContain("create_browser_session");
+    const frameworks = toolsFor("frameworks").map((tool) => tool.name);
+    expect(frameworks).toHaveLength(8);
+    expect(frameworks.filter((name) => !mcp.includes(name))).toEqual(["create_browser_session"]);
+    expect(mcp.filter((name) => !frameworks.includes(name))).toEqual(["create_session", "close_session", "write_file", "read_file", "list_files", "browser_snapshot", "browser_extract"]);
   });
 
   test("a former MCP name finds its tool on MCP", () => {
@@ -100,6 +92,19 @@ describe("callTool", () => {
     expect(calls).toEqual([["execute", "echo hi", { language: "bash", timeout: 2, sessionId: "s9" }]]);
     expect(answer.json).toMatchObject({ success: true, stdout: "hi\n" });
     expect(answer.content).toEqual([{ type: "text", text: "hi\n" }]);
+  });
+
+  test("any JSON arguments to any tool on either surface answer, never throw", async () => {
+    const { backend } = fakeBackend();
+    const tools = TOOLS.flatMap((tool) => tool.surfaces.map((surface) => [tool, surface] as const));
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...tools), fc.oneof(fc.jsonValue(), fc.dictionary(fc.constantFrom("code", "command", "selector", "url", "path", "session_id", "timeout", "env", "__proto__"), fc.jsonValue())), async ([tool, surface], args) => {
+        const answer = await callTool(tool, surface, backend, args);
+        expect(typeof answer.isError).toBe("boolean");
+        expect(answer.content.length).toBeGreaterThan(0);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   test("python with language shell runs in bash", async () => {
