@@ -16,7 +16,7 @@ await client.connect(new StreamableHTTPClientTransport(new URL(`${base}/mcp`), {
 const { tools } = await client.listTools();
 console.log("tools:", tools.map((tool) => tool.name).join(", "));
 
-const result = (await client.callTool({ name: "execute_python", arguments: { code: "print(f'{2 ** 100:,}')" } })) as { content: { type: string; text?: string }[] };
-console.log("execute_python ->", result.content[0]?.text?.trim());
+const result = (await client.callTool({ name: "execute_python_code", arguments: { code: "print(f'{2 ** 100:,}')" } })) as { content: { type: string; text?: string }[] };
+console.log("execute_python_code ->", result.content[0]?.text?.trim());
 
 await client.close();

@@ -1,6 +1,8 @@
 import { tool } from "@langchain/core/tools";
-import { z } from "zod";
-import { runTool, selectTools, type Runner, type ToolContext, type ToolOutput, type ToolSelection, type ToolSpec } from "./tools";
+import type { JsonSchema7Type } from "@langchain/core/utils/json_schema";
+import { Type } from "@sinclair/typebox";
+import { defineTool, executePython } from "../tools";
+import { parametersOf, runTool, selectTools, type Runner, type ToolContext, type ToolOutput, type ToolSelection, type ToolSpec } from "./tools";
 
 /**
  * LangChain.js tools for CodeRunner (`@langchain/core` is an optional peer dependency: install it to use
@@ -28,32 +30,32 @@ export function outputText(output: ToolOutput): string {
 }
 
 function toLangChain(spec: ToolSpec, runner: Runner, context: ToolContext) {
-  return tool(async (args: unknown) => outputText(await runTool(spec, runner, args, context)), {
+  // Typed input, so invoking with a ToolCall is typed as answering a ToolMessage.
+  return tool<JsonSchema7Type, string, Record<string, unknown>, Record<string, unknown>>(async (args: unknown) => outputText(await runTool(spec, runner, args, context)), {
     name: spec.name,
     description: spec.description,
-    schema: spec.schema,
+    schema: parametersOf(spec) as JsonSchema7Type,
   });
 }
+
+/** The seed's single tool: Python, or bash with `language: "bash"`, answered as `execute_python_code` answers. */
+const codeRunner = defineTool({
+  name: "code_runner",
+  title: "Run code",
+  description: "Execute Python code (or bash with language='bash') securely in a persistent sandbox. Print what you want to see.",
+  params: Type.Object({
+    code: Type.String({ description: "The code to execute." }),
+    language: Type.Optional(Type.Union([Type.Literal("python"), Type.Literal("bash"), Type.Literal("shell")], { description: "python (default), or bash/shell." })),
+  }),
+  surfaces: [],
+  run: (backend, args) => executePython.run(backend, { code: args.code, language: args.language }),
+});
 
 /**
  * The seed's single tool, `code_runner`: runs Python, or bash with `language: "bash"`.
  */
 export function getLangChainTool(runner: Runner) {
-  const context: ToolContext = {};
-  const spec: ToolSpec = {
-    name: "code_runner",
-    description: "Execute Python code (or bash with language='bash') securely in a persistent sandbox. Print what you want to see.",
-    schema: z.object({
-      code: z.string().describe("The code to execute."),
-      language: z.enum(["python", "bash", "shell"]).optional().describe("python (default), or bash/shell."),
-    }),
-    run: async (client, args) => {
-      const { code, language } = args as { code: string; language?: "python" | "bash" | "shell" };
-      const [python] = selectTools({ browser: false });
-      return python!.run(client, { code, language }, context);
-    },
-  };
-  return toLangChain(spec, runner, context);
+  return toLangChain(codeRunner, runner, {});
 }
 
 /** Every CodeRunner tool (Python, bash and, unless `browser: false`, the browser) sharing one browser context. */

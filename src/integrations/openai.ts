@@ -1,5 +1,4 @@
-import { z } from "zod";
-import { runTool, selectTools, type Runner, type ToolContext, type ToolOutput, type ToolSelection } from "./tools";
+import { findFrameworkTool, parametersOf, runTool, selectTools, type Runner, type ToolContext, type ToolOutput, type ToolSelection } from "./tools";
 
 /**
  * OpenAI function calling for CodeRunner — works the same with `CodeRunner` and `InstaVM`.
@@ -39,17 +38,11 @@ export interface ResponsesFunctionCall {
 
 export type OpenAIToolCall = ChatToolCall | ResponsesFunctionCall;
 
-function parameters(schema: z.ZodObject): Record<string, unknown> {
-  const json = z.toJSONSchema(schema) as Record<string, unknown>;
-  delete json.$schema;
-  return json;
-}
-
 /** Tool definitions for `chat.completions.create({ tools })`: Python, bash and (unless `browser: false`) the browser. */
 export function getTools(options: ToolSelection = {}): OpenAITool[] {
   return selectTools(options).map((spec) => ({
     type: "function",
-    function: { name: spec.name, description: spec.description, parameters: parameters(spec.schema) },
+    function: { name: spec.name, description: spec.description, parameters: parametersOf(spec) },
   }));
 }
 
@@ -74,7 +67,7 @@ function nameAndArguments(call: OpenAIToolCall): { name: string; raw: string } {
  */
 export async function executeTool(runner: Runner, toolCall: OpenAIToolCall, options: ExecuteToolOptions = {}): Promise<ToolOutput> {
   const { name, raw } = nameAndArguments(toolCall);
-  const spec = selectTools().find((candidate) => candidate.name === name);
+  const spec = findFrameworkTool(name);
   if (!spec) return { success: false, error: `Unknown function: ${name}` };
   let args: unknown;
   try {

@@ -1,5 +1,5 @@
-import { tool, type Tool } from "ai";
-import { runTool, selectTools, type Runner, type ToolContext, type ToolOutput, type ToolSelection, type ToolSpec } from "./tools";
+import { jsonSchema, tool, type Tool } from "ai";
+import { parametersOf, runTool, selectTools, type Runner, type ToolContext, type ToolOutput, type ToolSelection, type ToolSpec } from "./tools";
 
 /**
  * Vercel AI SDK tools for CodeRunner: pass them to `generateText` / `streamText` as `tools`, and the SDK
@@ -16,7 +16,7 @@ import { runTool, selectTools, type Runner, type ToolContext, type ToolOutput, t
 function toVercel(spec: ToolSpec, runner: Runner, context: ToolContext): Tool {
   return tool({
     description: spec.description,
-    inputSchema: spec.schema,
+    inputSchema: jsonSchema(parametersOf(spec)),
     execute: (input: unknown) => runTool(spec, runner, input, context),
     toModelOutput: ({ output }: { output: ToolOutput }) => {
       if (typeof output?.screenshot === "string") {

@@ -98,7 +98,7 @@ describe("examples", () => {
 
   test("mcp-client.ts", async () => {
     const out = await run("mcp-client.ts");
-    expect(out).toContain("execute_python");
-    expect(out).toContain("execute_python -> 1,267,650,600,228,229,401,496,703,205,376");
+    expect(out).toContain("execute_python_code");
+    expect(out).toContain("execute_python_code -> 1,267,650,600,228,229,401,496,703,205,376");
   });
 });

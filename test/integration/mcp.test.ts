@@ -57,9 +57,9 @@ describe("MCP endpoint", () => {
     const { tools } = await client.listTools();
     const names = tools.map((tool) => tool.name);
     expect(names).toEqual(
-      expect.arrayContaining(["execute_python", "execute_bash", "create_session", "close_session", "write_file", "read_file", "list_files", "browser_navigate", "browser_content", "browser_click", "browser_fill", "browser_extract", "browser_screenshot", "browser_snapshot"]),
+      expect.arrayContaining(["execute_python_code", "execute_bash_command", "create_session", "close_session", "write_file", "read_file", "list_files", "navigate_to_url", "extract_page_content", "click_element", "fill_input", "browser_extract", "take_screenshot", "browser_snapshot"]),
     );
-    const python = tools.find((tool) => tool.name === "execute_python")!;
+    const python = tools.find((tool) => tool.name === "execute_python_code")!;
     expect(python.inputSchema.required).toEqual(["code"]);
     expect(client.getServerVersion()?.name).toBe("coderunner");
   });
@@ -142,6 +142,14 @@ describe("MCP endpoint", () => {
     expect(textOf(stale)).toContain("STALE_REF");
     const part = textOf(await call("browser_snapshot", { query: "arrived", max_tokens: 50 }));
     expect(part).toContain("Arrived");
+  });
+
+  test("the listed names run the tools the former names run", async () => {
+    expect(textOf(await call("execute_python_code", { code: "print(6 * 7)" }))).toBe("42\n");
+    expect(textOf(await call("execute_bash_command", { command: "echo $((6 * 7))" }))).toBe("42\n");
+    expect(JSON.parse(textOf(await call("navigate_to_url", { url: base }))).title).toBe("MCP page");
+    expect(textOf(await call("extract_page_content"))).toContain("# MCP page");
+    expect((await call("take_screenshot")).content[0]).toMatchObject({ type: "image", mimeType: "image/png" });
   });
 
   test("bad tool arguments are refused by the protocol layer, not run", async () => {

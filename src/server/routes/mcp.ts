@@ -5,7 +5,7 @@ import { AppError } from "../../errors";
 import type { Executor } from "../../kernels/executor";
 import type { SessionStore } from "../../kernels/session-store";
 import type { Logger } from "../../log";
-import { registerTools, type InternalCall } from "../../mcp/mcp-tools";
+import { MCP_TOOL_NAMES, registerTools, type InternalCall } from "../../mcp/mcp-tools";
 import { VERSION } from "../../version";
 
 export interface MCPRouteOptions {
@@ -92,7 +92,7 @@ export function mcpRoutes(options: MCPRouteOptions) {
           tags: ["MCP"],
           summary: "Model Context Protocol (streamable HTTP, stateless)",
           description:
-            "JSON-RPC 2.0 over streamable HTTP. Tools: execute_python, execute_bash, create_session, close_session, write_file, read_file, list_files, browser_navigate, browser_content, browser_click, browser_fill, browser_extract, browser_screenshot. Send the API key in X-API-Key when the server has one.",
+            `JSON-RPC 2.0 over streamable HTTP. Tools: ${MCP_TOOL_NAMES.join(", ")}. Send the API key in X-API-Key when the server has one.`,
         },
       },
     )
