@@ -308,7 +308,8 @@ describe.skipIf(!engineUp)("every route family reaches the session's own sandbox
     const client = new Client({ name: "coderunner-sandbox-test", version: "1.0.0" });
     await client.connect(new StreamableHTTPClientTransport(new URL(`${host.url}/mcp`)));
     try {
-      const created = (await client.callTool({ name: "create_session", arguments: {} })) as { content: { text: string }[] };
+      // A sandbox boots in seconds, or in tens of them on a loaded machine: more than the client's 60 s default is allowed.
+      const created = (await client.callTool({ name: "create_session", arguments: {} }, undefined, { timeout: 180_000 })) as { content: { text: string }[] };
       const id = JSON.parse(created.content[0]!.text).session_id as string;
       const sandbox = containerOf(id);
       const ran = (await client.callTool({ name: "execute_python", arguments: { code: "import socket; print(socket.gethostname())", session_id: id } })) as { content: { text: string }[] };
