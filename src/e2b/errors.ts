@@ -28,6 +28,7 @@ const CONNECT_OF_STATUS: Record<number, ConnectCode> = {
   403: "permission_denied",
   404: "not_found",
   409: "already_exists",
+  412: "failed_precondition",
   413: "resource_exhausted",
   422: "invalid_argument",
   429: "resource_exhausted",

@@ -1,4 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { endsWithExpression } from "../../../src/e2b/code-interpreter";
 import { envelope, requestMessage, serverStream } from "../../../src/e2b/connect";
 import { apiError, connectError, E2BError, unsupported } from "../../../src/e2b/errors";
@@ -64,6 +67,18 @@ describe("E2B surface", () => {
     expect(commandLine({ cmd: "/bin/bash", args: ["-l", "-c", "echo 'hi'"], envs: { A: "1 2" }, cwd: "/home/user/x" })).toBe(
       `cd '/home/coderunner/x' && env 'A=1 2' '/bin/bash' '-l' '-c' 'echo '\\''hi'\\''' </dev/null`,
     );
+  });
+
+  test("with stdin, a command reads a FIFO its keeper holds open: bytes written before it reads arrive, killing the keeper is end-of-file", async () => {
+    const fifo = join(tmpdir(), `e2b-stdin-${process.pid}`);
+    const shell = Bun.spawn(["bash", "-c", commandLine({ cmd: "cat", cwd: "/tmp" }, fifo)], { stdout: "pipe", stderr: "pipe" });
+    for (let waited = 0; !existsSync(fifo) && waited < 5000; waited += 10) await Bun.sleep(10);
+    // As SendInput writes: opened read-write, so the open never blocks; each writer comes and goes.
+    for (const part of ["hello ", "world"]) expect(await Bun.spawn(["bash", "-c", `printf %s '${part}' 1<>${fifo}`]).exited).toBe(0);
+    process.kill(Number(readFileSync(`${fifo}.keeper`, "utf8")));
+    expect(await new Response(shell.stdout).text()).toBe("hello world");
+    expect(await shell.exited).toBe(0);
+    expect([existsSync(fifo), existsSync(`${fifo}.keeper`)]).toEqual([false, false]);
   });
 
   test("with a CodeRunner key the control plane wants it as X-API-KEY; bad input and unknown ids are E2B-shaped 4xx", async () => {
