@@ -12,8 +12,10 @@ import type { E2BRegistry } from "./registry";
  * relative to the watched directory), after a first `{"ready": true}` once every watch is in place,
  * or a single `{"error": {code, message}}`. Events map as envd's fsnotify maps them: created or
  * moved in → CREATE, modified → WRITE, deleted → REMOVE, moved out → RENAME, attributes → CHMOD.
- * With `recursive`, directories created later are watched too. It ends when the directory itself
- * goes away.
+ * A non-empty file moved in from outside the watch (how CodeRunner's uploads land: staged
+ * elsewhere, then renamed into place) reports CREATE then WRITE, as `files.write` does on E2B, where
+ * E2B's own example waits for WRITE. With `recursive`, directories created later are watched too.
+ * It ends when the directory itself goes away.
  */
 const WATCHER = String.raw`
 import base64, ctypes, json, os, struct, sys
@@ -48,6 +50,7 @@ def watch(rel):
 watch("")
 out({"ready": True})
 KINDS = ((0x100 | 0x80, "CREATE"), (0x2, "WRITE"), (0x200, "REMOVE"), (0x40, "RENAME"), (0x4, "CHMOD"))
+moved = []
 while True:
     buf = os.read(fd, 65536)
     i = 0
@@ -64,6 +67,11 @@ while True:
         path = os.path.join(rel, name) if rel else name
         for bit, kind in KINDS:
             if mask & bit: out({"name": path, "type": kind})
+        if mask & 0x40: moved = (moved + [cookie])[-64:]
+        if mask & 0x80 and not mask & 0x40000000 and cookie not in moved:
+            try:
+                if os.path.getsize(os.path.join(root, path)) > 0: out({"name": path, "type": "WRITE"})
+            except OSError: pass
         if recursive and mask & (0x100 | 0x80) and mask & 0x40000000: watch(path)
 `;
 

@@ -22,7 +22,7 @@ const slow = { requestTimeoutMs: 600_000 };
 const opened: { kill(): Promise<unknown> }[] = [];
 
 /** Resolves once `check` holds (checked every 50 ms), or fails the test after `ms`. */
-async function until(check: () => boolean, what: () => string, ms = 10_000): Promise<void> {
+async function until(check: () => boolean, what: () => string, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
   while (!check()) {
     if (Date.now() > end) throw new Error(`Timed out waiting: ${what()}`);
@@ -233,6 +233,10 @@ describe.skipIf(!engineUp)("E2B SDKs against CodeRunner", () => {
     await until(() => has("remove", "b.txt"), shown);
     for (const [type, name] of [["create", "a.txt"], ["write", "a.txt"], ["rename", "a.txt"], ["create", "b.txt"]]) expect(has(type!, name!)).toBe(true);
     expect(events.some((event) => event.name.startsWith("sub/"))).toBe(false);
+    // E2B's own example: write a file, see WRITE.
+    await sbx.files.write("/home/user/watched/c.txt", "hello");
+    await until(() => has("write", "c.txt"), shown);
+    expect(has("create", "c.txt")).toBe(true);
     await handle.stop();
     const before = events.length;
     await sbx.files.write("/home/user/watched/after-stop.txt", "x");
