@@ -35,6 +35,7 @@ const CONNECT_OF_STATUS: Record<number, ConnectCode> = {
   501: "unimplemented",
   502: "unavailable",
   503: "unavailable",
+  504: "deadline_exceeded",
 };
 
 /** An error an E2B client is told about: its HTTP status and a sentence. */

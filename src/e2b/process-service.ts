@@ -54,6 +54,9 @@ export function commandLine(config: ProcessConfig, stdin?: string): string {
   ].join("; ");
 }
 
+/** How long a stdin write may wait for the command to make room in its pipe. */
+const STDIN_WRITE_SECONDS = 30;
+
 /** Waits (up to 10 s) for the FIFO a command's shell makes, then runs `then`; prints `gone` when it never came. */
 const onceFifo = (fifo: string, then: string) =>
   `for __i in $(seq 200); do [ -p ${fifo} ] && break; sleep 0.05; done; if [ -p ${fifo} ]; then ${then}; else echo gone; fi`;
@@ -135,7 +138,8 @@ export class ProcessService {
     // Opened read-write, so the open never blocks; `timeout` bounds a write into a full pipe nobody reads.
     const data = bytes.toString("base64").replace(/.{1,76}/g, "$&\n");
     // The here-document's lines follow the whole line that opens it.
-    await this.inSandbox(id, process, `${onceFifo(fifo, `timeout 30 base64 -d 1<>${fifo} <<'__E2B_STDIN__' && echo ok`)}\n${data}__E2B_STDIN__\n`);
+    const write = `if timeout ${STDIN_WRITE_SECONDS} base64 -d 1<>${fifo} <<'__E2B_STDIN__'; then echo ok; else echo "failed $?"; fi`;
+    await this.inSandbox(id, process, `${onceFifo(fifo, write)}\n${data}__E2B_STDIN__\n`);
   }
 
   /** Runs a stdin helper line in the sandbox's files session; a process gone meanwhile is not_found, as in envd. */
@@ -144,6 +148,7 @@ export class ProcessService {
     const result = await runBash(session, await this.registry.filesSession(id), line, 45);
     if (result.stdout.trim().endsWith("ok")) return;
     if (!this.of(id).has(process.pid) || result.stdout.includes("gone")) throw new E2BError(404, `Process ${process.pid} not found (it has ended).`);
+    if (result.stdout.includes("failed 124")) throw new E2BError(504, `Process ${process.pid} did not read its stdin for ${STDIN_WRITE_SECONDS} s (its pipe is full); not all of the data was written.`);
     throw new E2BError(500, `Writing to process ${process.pid}'s stdin failed in the sandbox: ${result.stderr.trim() || result.status}`);
   }
 
