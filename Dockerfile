@@ -50,6 +50,9 @@ COPY image/kernel.json /usr/local/share/coderunner/jupyter/kernels/python3/kerne
 COPY image/chromium-as-sandbox-user.sh /usr/local/lib/coderunner/chromium-as-sandbox-user
 RUN chmod 0755 /usr/local/lib/coderunner/chromium-as-sandbox-user
 
+# E2B's examples use /home/user (the E2B SDK surface, src/e2b): there it is the sandbox user's home.
+RUN ln -s /home/coderunner /home/user
+
 COPY dist/coderunner /usr/local/bin/coderunner
 
 USER coderunner

@@ -28,12 +28,14 @@ const CONNECT_OF_STATUS: Record<number, ConnectCode> = {
   403: "permission_denied",
   404: "not_found",
   409: "already_exists",
+  412: "failed_precondition",
   413: "resource_exhausted",
   422: "invalid_argument",
   429: "resource_exhausted",
   501: "unimplemented",
   502: "unavailable",
   503: "unavailable",
+  504: "deadline_exceeded",
 };
 
 /** An error an E2B client is told about: its HTTP status and a sentence. */

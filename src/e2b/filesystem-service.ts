@@ -4,6 +4,7 @@ import { type ConnectCode, ConnectStatus, E2BError, unsupported } from "./errors
 import { runBash } from "./inner-api";
 import { toE2BPath, toSandboxPath } from "./paths";
 import type { E2BRegistry } from "./registry";
+import { watchDir } from "./watch-dir";
 
 /**
  * The file operations envd has and CodeRunner's file routes do not (stat, list with depth, mkdir,
@@ -88,6 +89,7 @@ export class FilesystemService {
   constructor(private readonly registry: E2BRegistry) {}
 
   async handle(id: string, method: string, request: Request): Promise<Response> {
+    if (method === "WatchDir") return watchDir(this.registry, id, request);
     const message = await requestMessage<{ path?: string; source?: string; destination?: string; depth?: number }>(request);
     const op = (args: Record<string, unknown>) => fileOperation(this.registry, id, args);
     switch (method) {
@@ -104,11 +106,11 @@ export class FilesystemService {
       case "Remove":
         await op({ op: "remove", path: toSandboxPath(message.path) });
         return unary();
-      case "WatchDir":
       case "CreateWatcher":
       case "GetWatcherEvents":
       case "RemoveWatcher":
-        throw unsupported("Watching a directory (files.watchDir)");
+        // Only E2B's Python SDK polls a watcher; the JS SDK streams WatchDir.
+        throw unsupported("Polled directory watchers (filesystem.Filesystem/CreateWatcher; WatchDir streams are supported)");
     }
     throw new E2BError(501, `filesystem.Filesystem/${method} is not an envd method CodeRunner knows.`);
   }

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { Sandbox } from "@e2b/code-interpreter";
-import { CommandExitError, Sandbox as CoreSandbox } from "e2b";
+import { CommandExitError, FileNotFoundError, type FilesystemEvent, InvalidArgumentError, NotFoundError, Sandbox as CoreSandbox } from "e2b";
 import { DockerClient } from "../../src/docker/docker-client";
 import { engineAnswers } from "../helpers/image";
 import { startTestHost, type TestHost } from "../helpers/sandbox-host";
@@ -20,6 +20,15 @@ let sbx: Sandbox;
 /** Sandbox starts may queue behind other containers on a busy Engine: the SDK's 60 s default is too short for a test. */
 const slow = { requestTimeoutMs: 600_000 };
 const opened: { kill(): Promise<unknown> }[] = [];
+
+/** Resolves once `check` holds (checked every 50 ms), or fails the test after `ms`. */
+async function until(check: () => boolean, what: () => string, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`Timed out waiting: ${what()}`);
+    await Bun.sleep(50);
+  }
+}
 
 /** A sandbox killed after the suite, whatever happens. */
 async function open<T extends { kill(): Promise<unknown> }>(sandbox: Promise<T>): Promise<T> {
@@ -156,6 +165,9 @@ describe.skipIf(!engineUp)("E2B SDKs against CodeRunner", () => {
     expect(await sbx.files.write("/home/user/notes/a.txt", "alpha")).toMatchObject({ name: "a.txt", path: "/home/user/notes/a.txt" });
     expect(await sbx.files.read("/home/user/notes/a.txt")).toBe("alpha");
     expect((await sbx.commands.run("cat ~/notes/a.txt")).stdout).toBe("alpha");
+    // /home/user exists in the sandbox too, for commands and code that name it.
+    expect((await sbx.commands.run("cat /home/user/notes/a.txt && cd /home/user && pwd -P")).stdout).toBe("alpha/home/coderunner\n");
+    expect((await sbx.runCode("open('/home/user/notes/a.txt').read() == 'alpha'")).text).toBe("True");
     const many = await sbx.files.write([
       { path: "/home/user/notes/b.txt", data: "beta" },
       { path: "relative.txt", data: new Blob(["gamma"]) },
@@ -176,7 +188,78 @@ describe.skipIf(!engineUp)("E2B SDKs against CodeRunner", () => {
     await sbx.files.remove("/home/user/made");
     expect(await sbx.files.exists("/home/user/made")).toBe(false);
     await expect(sbx.files.read("/home/user/nope")).rejects.toThrow(/no such file/);
-    await expect(sbx.files.watchDir("/home/user", () => undefined)).rejects.toThrow(/not supported/);
+  });
+
+  test("commands: stdin written and closed, a line read from it, 200 KB through it; connect to a running command; stdin to a finished or stdin-less command is an E2B error", async () => {
+    const cat = await sbx.commands.run("cat", { background: true, stdin: true });
+    await cat.sendStdin("hello\n");
+    await sbx.commands.sendStdin(cat.pid, new TextEncoder().encode("world\n"));
+    await cat.closeStdin();
+    expect((await cat.wait()).stdout).toBe("hello\nworld\n");
+    await expect(sbx.commands.sendStdin(cat.pid, "late")).rejects.toBeInstanceOf(NotFoundError);
+    await expect(sbx.commands.closeStdin(cat.pid)).rejects.toBeInstanceOf(NotFoundError);
+
+    const greet = await sbx.commands.run('read name; echo "hi $name"', { background: true, stdin: true });
+    await greet.sendStdin("e2b\n");
+    expect((await greet.wait()).stdout).toBe("hi e2b\n");
+
+    const count = await sbx.commands.run("wc -c", { background: true, stdin: true });
+    await count.sendStdin("x".repeat(200_000));
+    await count.closeStdin();
+    expect((await count.wait()).stdout.trim()).toBe("200000");
+
+    const earlier: string[] = [];
+    const ticker = await sbx.commands.run("for i in $(seq 1 300); do echo tick $i; sleep 0.1; done", { background: true, onStdout: (data) => void earlier.push(data) });
+    await expect(ticker.sendStdin("x")).rejects.toThrow(/stdin is not open/);
+    await until(() => earlier.join("").includes("tick 2\n"), () => earlier.join(""));
+    // Lines out before connecting (the original handle still gets every line).
+    const before = earlier.join("").split("\n").filter(Boolean);
+    const seen: string[] = [];
+    const joined = await sbx.commands.connect(ticker.pid, { onStdout: (data) => void seen.push(data) });
+    expect(joined.pid).toBe(ticker.pid);
+    await until(() => seen.join("").split("\n").length > 3, () => seen.join(""));
+    // Output from the moment of connecting on, not the lines already gone by.
+    const after = seen.join("").split("\n").filter(Boolean);
+    expect(after.filter((line) => before.includes(line))).toEqual([]);
+    expect(await joined.kill()).toBe(true);
+    expect(((await joined.wait().catch((error: unknown) => error)) as CommandExitError).exitCode).toBe(-1);
+    await expect(sbx.commands.connect(ticker.pid)).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  test("files.watchDir: create, write, rename, remove events, recursive or not, stop; a missing directory or a file is an E2B error", async () => {
+    await sbx.files.makeDir("/home/user/watched/sub");
+    const events: FilesystemEvent[] = [];
+    const shown = () => JSON.stringify(events.map((event) => [event.type, event.name]));
+    const has = (type: string, name: string) => events.some((event) => event.type === type && event.name === name);
+    const handle = await sbx.files.watchDir("/home/user/watched", (event) => void events.push(event));
+    await sbx.files.write("/home/user/watched/a.txt", "one");
+    await sbx.commands.run("cd /home/user/watched && echo more >> a.txt && mv a.txt b.txt && rm b.txt && touch sub/deep.txt");
+    await until(() => has("remove", "b.txt"), shown);
+    for (const [type, name] of [["create", "a.txt"], ["write", "a.txt"], ["rename", "a.txt"], ["create", "b.txt"]]) expect(has(type!, name!)).toBe(true);
+    expect(events.some((event) => event.name.startsWith("sub/"))).toBe(false);
+    // E2B's own example: write a file, see WRITE.
+    await sbx.files.write("/home/user/watched/c.txt", "hello");
+    await until(() => has("write", "c.txt"), shown);
+    expect(has("create", "c.txt")).toBe(true);
+    await handle.stop();
+    const before = events.length;
+    await sbx.files.write("/home/user/watched/after-stop.txt", "x");
+    await Bun.sleep(300);
+    expect(events.length).toBe(before);
+
+    const deep: FilesystemEvent[] = [];
+    const recursive = await sbx.files.watchDir("/home/user/watched", (event) => void deep.push(event), { recursive: true });
+    await sbx.files.write("/home/user/watched/sub/deeper.txt", "x");
+    await sbx.files.makeDir("/home/user/watched/new");
+    await until(() => deep.some((event) => event.name === "new" && event.type === "create"), () => JSON.stringify(deep));
+    await sbx.commands.run("touch /home/user/watched/new/inside.txt");
+    await until(() => deep.some((event) => event.name === "new/inside.txt" && event.type === "create"), () => JSON.stringify(deep));
+    expect(deep.some((event) => event.name === "sub/deeper.txt" && event.type === "create")).toBe(true);
+    await recursive.stop();
+
+    await expect(sbx.files.watchDir("/home/user/no-such-dir", () => undefined)).rejects.toBeInstanceOf(FileNotFoundError);
+    await expect(sbx.files.watchDir("/home/user/watched/sub/deeper.txt", () => undefined)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await sbx.files.remove("/home/user/watched");
   });
 
   test("two sandboxes cannot see each other's files; kill, then connect is not found", async () => {

@@ -1,4 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { endsWithExpression } from "../../../src/e2b/code-interpreter";
 import { envelope, requestMessage, serverStream } from "../../../src/e2b/connect";
 import { apiError, connectError, E2BError, unsupported } from "../../../src/e2b/errors";
@@ -65,6 +68,30 @@ describe("E2B surface", () => {
       `cd '/home/coderunner/x' && env 'A=1 2' '/bin/bash' '-l' '-c' 'echo '\\''hi'\\''' </dev/null`,
     );
   });
+
+  test("with stdin, a command reads a FIFO its keeper holds open: bytes written before it reads arrive, killing the keeper is end-of-file", async () => {
+    const fifo = join(tmpdir(), `e2b-stdin-${crypto.randomUUID()}`);
+    const shell = Bun.spawn(["bash", "-c", commandLine({ cmd: "cat", cwd: "/tmp" }, fifo)], { stdout: "pipe", stderr: "pipe" });
+    try {
+      for (let waited = 0; !existsSync(fifo) && waited < 20_000; waited += 10) await Bun.sleep(10);
+      // As SendInput writes: opened read-write, so the open never blocks; each writer comes and goes.
+      for (const part of ["hello ", "world"]) expect(await Bun.spawn(["bash", "-c", `printf %s '${part}' 1<>${fifo}`]).exited).toBe(0);
+      process.kill(Number(readFileSync(`${fifo}.keeper`, "utf8")));
+      expect(await new Response(shell.stdout).text()).toBe("hello world");
+      expect(await shell.exited).toBe(0);
+      expect([existsSync(fifo), existsSync(`${fifo}.keeper`)]).toEqual([false, false]);
+    } finally {
+      shell.kill();
+      try {
+        process.kill(Number(readFileSync(`${fifo}.keeper`, "utf8")));
+      } catch {
+        // No keeper left (the usual case: the command's line killed it).
+      }
+      rmSync(fifo, { force: true });
+      rmSync(`${fifo}.keeper`, { force: true });
+      rmSync(`${fifo}.new`, { force: true });
+    }
+  }, 30_000);
 
   test("with a CodeRunner key the control plane wants it as X-API-KEY; bad input and unknown ids are E2B-shaped 4xx", async () => {
     const registry = { get: (id: string) => { throw new E2BError(404, `Sandbox ${id} not found.`); } } as unknown as E2BRegistry;
