@@ -84,7 +84,7 @@ describe("BrowserManager", () => {
     const idle = await manager.create({ viewport });
     const busy = await manager.create({ viewport });
     clock.advance(45_000);
-    manager.get(busy.id);
+    await manager.resolve(busy.id); // naming it for an action is a use; reading it with get is not
     clock.advance(20_000);
     await manager.sweep();
     expect(launcher.browsers[0]!.contexts[0]!.closed).toBe(true);
