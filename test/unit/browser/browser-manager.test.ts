@@ -94,6 +94,28 @@ describe("BrowserManager", () => {
     await manager.stop();
   });
 
+  test("reading a session does not keep it alive; an action under way does, and its end counts as use", async () => {
+    const { clock, manager } = setup({ idleSeconds: 60 });
+    const read = await manager.create({ viewport });
+    const acting = await manager.create({ viewport });
+    manager.startWork(acting);
+    clock.advance(59_000);
+    expect(manager.get(read.id)).toBe(read);
+    expect(manager.list()).toHaveLength(2);
+    clock.advance(1_000);
+    await manager.sweep();
+    expect(await codeOf(() => manager.get(read.id))).toBe("BROWSER_SESSION_NOT_FOUND");
+    expect(manager.get(acting.id)).toBe(acting);
+    manager.endWork(acting);
+    expect(acting.actions).toBe(1);
+    clock.advance(59_999);
+    await manager.sweep();
+    expect(manager.get(acting.id)).toBe(acting);
+    clock.advance(1);
+    expect(await codeOf(() => manager.get(acting.id))).toBe("BROWSER_SESSION_NOT_FOUND");
+    await manager.stop();
+  });
+
   test("an expired session is refused even before the sweep runs", async () => {
     const { clock, manager } = setup({ idleSeconds: 10 });
     const session = await manager.create({ viewport });
