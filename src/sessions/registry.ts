@@ -74,14 +74,15 @@ export class SweepLoop {
 
   constructor(private readonly sweep: () => unknown) {}
 
+  /** Sweeps every `everyMs` from now on (at least every 10 ms: a zero never spins the loop). */
   start(everyMs: number): void {
-    this.stop();
+    void this.stop();
     this.timer = setInterval(() => {
       this.running ??= Promise.resolve()
         .then(this.sweep)
         .catch(() => undefined)
         .finally(() => (this.running = undefined));
-    }, everyMs);
+    }, Math.max(10, everyMs));
     this.timer.unref?.();
   }
 
