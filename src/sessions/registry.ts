@@ -269,9 +269,16 @@ export class SessionRegistry<S extends RegisteredSession> {
     await this.options.afterSweep?.();
   }
 
+  /**
+   * Ends an expired session. The owner's close starts at once, not in a later tick: it lets go of
+   * the id before anyone can put a new session under it (a new default session), which a deferred
+   * close by id would end instead.
+   */
   private async end(session: S): Promise<void> {
-    await Promise.resolve()
-      .then(() => this.options.expire(session))
-      .catch((error) => this.options.log.warn(`Closing ${this.options.noun} ${session.id}: ${messageOf(error)}`));
+    try {
+      await this.options.expire(session);
+    } catch (error) {
+      this.options.log.warn(`Closing ${this.options.noun} ${session.id}: ${messageOf(error)}`);
+    }
   }
 }

@@ -132,6 +132,19 @@ describe("SessionStore", () => {
     expect(sessions.find(session.id)).toBeUndefined();
   });
 
+  test("an expired default session is replaced by a fresh one, which its closing leaves alone", async () => {
+    const { sessions, pool, advance } = store({ idleSeconds: 10 });
+    const old = await sessions.defaultSession();
+    advance(10_000);
+    const fresh = await sessions.defaultSession();
+    expect(fresh).not.toBe(old);
+    await Bun.sleep(0);
+    expect(old.closed).toBe(true);
+    expect(pool.handedOut[0]!.shutdowns).toBe(1);
+    expect(fresh.closed).toBe(false);
+    expect(sessions.find(DEFAULT_SESSION_ID)).toBe(fresh);
+  });
+
   test("a lifetime bounds a session however much it is used", async () => {
     const { sessions, advance } = store();
     const session = await sessions.create({ lifetimeSeconds: 5 });
