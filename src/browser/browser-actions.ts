@@ -284,9 +284,7 @@ export class BrowserActions {
           }
         })
       : await this.run(session, { action: "take a snapshot", timeout }, (page) => take(page, null));
-    session.nextRef = Math.max(session.nextRef, tree.nextRef);
-    session.snapshot = { id: crypto.randomUUID().slice(0, 8), lines: tree.lines };
-    return this.snapshotAnswer(session, session.snapshot, 0, maxTokens, tree);
+    return this.snapshotAnswer(session, session.keepSnapshot(tree.lines, tree.nextRef), 0, maxTokens, tree);
   }
 
   private snapshotAnswer(
@@ -351,13 +349,13 @@ export class BrowserActions {
   }
 
   /**
-   * Runs `work` on the session's page, counting it as use and translating what Playwright throws.
+   * Runs `work` on the session's page, counting it as use (the session cannot idle out meanwhile)
+   * and translating what Playwright throws.
    * It never waits past `timeout` plus a grace period (or forever on a dead session): a page stuck
    * in a script, or a Chromium that died mid-call, answers 408 or 410 instead of hanging.
    */
   private async run<T>(session: BrowserSession, context: FailureContext, work: (page: Page) => Promise<T>): Promise<T> {
-    this.manager.touch(session);
-    session.actions++;
+    this.manager.startWork(session);
     const limit = (context.timeout ?? DEFAULT_TIMEOUT_MS) + DEADLINE_GRACE_MS;
     const deadline = Promise.withResolvers<never>();
     const timer = setTimeout(
@@ -374,7 +372,7 @@ export class BrowserActions {
       throw translated;
     } finally {
       clearTimeout(timer);
-      this.manager.touch(session);
+      this.manager.endWork(session);
     }
   }
 }

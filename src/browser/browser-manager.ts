@@ -4,9 +4,10 @@ import type { Logger } from "../log";
 import { BrowserSession, type BrowserSessionOptions, type Viewport } from "./browser-session";
 import { ContextPool, openContext } from "./context-pool";
 import { chromiumProcesses } from "./process-tree";
+import { DEFAULT_ID, SessionRegistry } from "../sessions/registry";
 
 /** The id of the browser session used by calls that name none. */
-export const DEFAULT_BROWSER_SESSION_ID = "default";
+export const DEFAULT_BROWSER_SESSION_ID = DEFAULT_ID;
 
 /** Viewport of sessions that ask for none, as in the contract. */
 export const DEFAULT_VIEWPORT: Viewport = { width: 1920, height: 1080 };
@@ -39,7 +40,7 @@ export interface BrowserManagerOptions {
   idleSeconds: number;
   log: Logger;
   clock?: () => number;
-  /** How often idle sessions are looked for; defaults to a quarter of the idle limit, at most a minute. */
+  /** How often idle sessions are looked for; defaults to a quarter of the idle limit, at most a minute (`sweepInterval`). */
   sweepMs?: number;
   /** Milliseconds a Playwright call may take when the request gives no timeout. */
   defaultTimeoutMs?: number;
@@ -62,22 +63,20 @@ const CRASHED = "Chromium exited unexpectedly.";
  * page (taken from a small pool of ready ones when it can), idle sessions are closed, and at most
  * `maxSessions` exist (429 beyond). If Chromium exits
  * unexpectedly, every session in it is marked gone (410 from then on) and the next session launches
- * a new Chromium.
+ * a new Chromium. Lookup, the default session, use and expiry are its `SessionRegistry`'s: reading a
+ * session (`get`, `find`, `list`) is not a use; `resolve`, an action and `touch` are.
  */
 export class BrowserManager {
-  private readonly sessions = new Map<string, BrowserSession>();
+  private readonly sessions: SessionRegistry<BrowserSession>;
   /** Ids of sessions lost to a crash, with the reason, so clients get 410 rather than a bare 404. */
   private readonly gone = new Map<string, string>();
   private readonly launch: LaunchBrowser;
-  private readonly clock: () => number;
   private browser: Browser | undefined;
   private launching: Promise<Browser> | undefined;
-  private creatingDefault: Promise<BrowserSession> | undefined;
   private pending = 0;
   private readonly spares: ContextPool;
   /** Per Chromium, a promise that rejects when it disconnects, to race calls that may never settle. */
   private readonly disconnects = new WeakMap<Browser, Promise<never>>();
-  private sweeper: Timer | undefined;
   private stopped = false;
   private lastActivity: number;
   /** Unique switch on this manager's Chromium command line, to find its processes in /proc. */
@@ -87,7 +86,22 @@ export class BrowserManager {
 
   constructor(private readonly options: BrowserManagerOptions) {
     this.launch = options.launch ?? launchChromium;
-    this.clock = options.clock ?? Date.now;
+    this.sessions = new SessionRegistry<BrowserSession>({
+      noun: "browser session",
+      idleSeconds: options.idleSeconds,
+      maxSessions: options.maxSessions,
+      log: options.log,
+      clock: options.clock,
+      sweepMs: options.sweepMs,
+      missing: (id) => {
+        const reason = this.gone.get(id);
+        if (reason) return new AppError("SESSION_GONE", `Browser session ${id} is gone: ${reason} Create a new session.`);
+        return new AppError("BROWSER_SESSION_NOT_FOUND", `No browser session with id ${JSON.stringify(id)} (it may have expired or been closed).`);
+      },
+      createDefault: () => this.create({ viewport: DEFAULT_VIEWPORT }, DEFAULT_BROWSER_SESSION_ID),
+      expire: (session) => this.close(session.id),
+      afterSweep: () => this.closeIdleBrowser(),
+    });
     const timeout = options.defaultTimeoutMs ?? 30_000;
     this.spares = new ContextPool({
       size: options.spares ?? DEFAULT_SPARES,
@@ -97,7 +111,7 @@ export class BrowserManager {
       wanted: (browser) => !this.stopped && this.browser === browser,
       log: options.log,
     });
-    this.lastActivity = this.clock();
+    this.lastActivity = this.sessions.now();
   }
 
   get size(): number {
@@ -109,9 +123,7 @@ export class BrowserManager {
   }
 
   start(): void {
-    const every = this.options.sweepMs ?? Math.min(60_000, (this.options.idleSeconds * 1000) / 4);
-    this.sweeper = setInterval(() => void this.sweep(), Math.max(every, 10));
-    this.sweeper.unref?.();
+    this.sessions.start();
   }
 
   /**
@@ -120,23 +132,21 @@ export class BrowserManager {
    */
   async create(options: BrowserSessionOptions, id: string = crypto.randomUUID()): Promise<BrowserSession> {
     if (this.stopped) throw new AppError("BROWSER_UNAVAILABLE", "The browser is shutting down.");
-    if (this.sessions.size + this.pending >= this.options.maxSessions) {
-      throw new AppError("TOO_MANY_SESSIONS", `At most ${this.options.maxSessions} browser sessions may be open; close one first.`);
-    }
+    this.sessions.checkRoom(this.pending);
     this.pending++;
     try {
       const browser = await this.ensureBrowser();
       const spare = options.userAgent ? undefined : await this.spares.take(browser, options.viewport);
       const opened = spare ?? (await openContext(browser, options, this.options.defaultTimeoutMs ?? 30_000, this.disconnectOf(browser)));
       const { context, page } = opened;
-      const session = new BrowserSession(id, context, page, options, this.clock());
+      const session = new BrowserSession(id, context, page, options, this.sessions.now());
       page.on("crash", () => this.markGone(session, "Its page crashed (out of memory, or a renderer failure)."));
       page.on("close", () => {
-        if (this.sessions.get(id) !== session) return; // closed by us
+        if (!this.sessions.holds(session)) return; // closed by us
         // When Chromium dies, pages report their close just before the browser reports its
         // disconnect; wait a moment so the session is marked with the real cause.
         setTimeout(() => {
-          if (this.sessions.get(id) === session) this.markGone(session, browser.isConnected() ? "Its page was closed (by the page itself or a renderer failure)." : CRASHED);
+          if (this.sessions.holds(session)) this.markGone(session, browser.isConnected() ? "Its page was closed (by the page itself or a renderer failure)." : CRASHED);
         }, 100).unref?.();
       });
       if (this.stopped) {
@@ -144,8 +154,8 @@ export class BrowserManager {
         throw new AppError("BROWSER_UNAVAILABLE", "The browser is shutting down.");
       }
       this.gone.delete(id);
-      this.sessions.set(id, session);
-      this.lastActivity = this.clock();
+      this.sessions.add(session);
+      this.lastActivity = this.sessions.now();
       void this.spares.fill(browser, options.viewport);
       return session;
     } finally {
@@ -158,61 +168,50 @@ export class BrowserManager {
     return this.spares.whenReady(this.browser);
   }
 
-  /** The live session, or 404 (unknown, closed or expired) or 410 (lost to a crash). Counts as use. */
+  /** The live session, or 404 (unknown, closed or expired) or 410 (lost to a crash). Not a use. */
   get(id: string): BrowserSession {
-    const session = this.find(id);
-    if (session) {
-      this.touch(session);
-      return session;
-    }
-    const reason = this.gone.get(id);
-    if (reason) throw new AppError("SESSION_GONE", `Browser session ${id} is gone: ${reason} Create a new session.`);
-    throw new AppError("BROWSER_SESSION_NOT_FOUND", `No browser session with id ${JSON.stringify(id)} (it may have expired or been closed).`);
+    return this.sessions.get(id);
   }
 
-  /** The live session or undefined; an expired one is closed on the way. */
+  /** The live session or undefined; an expired one is closed on the way. Not a use. */
   find(id: string): BrowserSession | undefined {
-    const session = this.sessions.get(id);
-    if (session && this.expired(session)) {
-      void this.close(id);
-      return undefined;
-    }
-    return session;
+    return this.sessions.find(id);
   }
 
-  /** The session for calls that name none: created on first use, and again after a crash. */
-  async defaultSession(): Promise<BrowserSession> {
-    const existing = this.find(DEFAULT_BROWSER_SESSION_ID);
-    if (existing) {
-      this.touch(existing);
-      return existing;
-    }
-    this.creatingDefault ??= this.create({ viewport: DEFAULT_VIEWPORT }, DEFAULT_BROWSER_SESSION_ID).finally(() => {
-      this.creatingDefault = undefined;
-    });
-    return this.creatingDefault;
+  /** The session for calls that name none: created on first use, and again after a crash. A use. */
+  defaultSession(): Promise<BrowserSession> {
+    return this.sessions.defaultSession();
   }
 
-  /** The named session, or the default one when `id` is absent. */
-  resolve(id: string | null | undefined): Promise<BrowserSession> | BrowserSession {
-    return id ? this.get(id) : this.defaultSession();
+  /** The session an action is about to use: the named one (or `get`'s error), or the default one when `id` is absent. A use. */
+  resolve(id: string | null | undefined): Promise<BrowserSession> {
+    return this.sessions.resolve(id);
   }
 
+  /** The live sessions. Not a use. */
   list(): BrowserSession[] {
-    return [...this.sessions.values()].filter((session) => !this.expired(session));
+    return this.sessions.list();
   }
 
+  /** Records a use of `session` now. */
   touch(session: BrowserSession): void {
-    session.lastUsedAt = this.clock();
-    this.lastActivity = session.lastUsedAt;
+    this.sessions.touch(session);
+  }
+
+  /** An action on `session` begins: a use, and the session cannot idle out until `endWork`. */
+  startWork(session: BrowserSession): void {
+    this.sessions.startWork(session);
+  }
+
+  endWork(session: BrowserSession): void {
+    this.sessions.endWork(session);
   }
 
   /** Closes the session's context; false if no such session is open. */
   async close(id: string): Promise<boolean> {
-    const session = this.sessions.get(id);
-    if (!session) return false;
-    this.sessions.delete(id);
-    this.lastActivity = this.clock();
+    const session = this.sessions.held(id);
+    if (!session || !this.sessions.remove(session)) return false;
+    this.lastActivity = this.sessions.now();
     session.markLost("It was closed.");
     await session.context.close().catch(() => undefined);
     return true;
@@ -221,10 +220,8 @@ export class BrowserManager {
   /** Closes every session and Chromium itself; later calls to `create` answer 503. Idempotent. */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.sweeper);
-    this.sweeper = undefined;
-    const ids = [...this.sessions.keys()];
-    await Promise.all(ids.map((id) => this.close(id)));
+    await this.sessions.stop();
+    await Promise.all(this.sessions.all().map((session) => this.close(session.id)));
     await this.spares.drop();
     const browser = this.browser ?? (await this.launching?.catch(() => undefined));
     this.browser = undefined;
@@ -232,14 +229,12 @@ export class BrowserManager {
   }
 
   /** Closes expired sessions, and Chromium when no session has used it for the idle limit. */
-  async sweep(): Promise<void> {
-    for (const session of [...this.sessions.values()]) {
-      if (this.expired(session)) {
-        this.options.log.info(`Browser session ${session.id} was idle for ${this.options.idleSeconds} s; closing it.`);
-        await this.close(session.id);
-      }
-    }
-    const idleFor = this.clock() - this.lastActivity;
+  sweep(): Promise<void> {
+    return this.sessions.sweep();
+  }
+
+  private async closeIdleBrowser(): Promise<void> {
+    const idleFor = this.sessions.now() - this.lastActivity;
     if (this.browser && this.sessions.size === 0 && this.pending === 0 && idleFor > this.options.idleSeconds * 1000) {
       const browser = this.browser;
       this.browser = undefined;
@@ -264,10 +259,6 @@ export class BrowserManager {
   /** PIDs of this manager's Chromium processes (empty when none runs). */
   processes(): number[] {
     return this.running ? chromiumProcesses(this.marker) : [];
-  }
-
-  private expired(session: BrowserSession): boolean {
-    return this.clock() - session.lastUsedAt > this.options.idleSeconds * 1000;
   }
 
   private ensureBrowser(): Promise<Browser> {
@@ -314,13 +305,12 @@ export class BrowserManager {
     void this.spares.drop();
     this.crashes++;
     this.options.log.warn(`Chromium exited unexpectedly; ${this.sessions.size} browser session(s) lost. The next session starts a new Chromium.`);
-    for (const session of [...this.sessions.values()]) this.markGone(session, CRASHED);
+    for (const session of this.sessions.all()) this.markGone(session, CRASHED);
   }
 
   private markGone(session: BrowserSession, reason: string): void {
     session.markLost(reason);
-    if (this.sessions.get(session.id) !== session) return;
-    this.sessions.delete(session.id);
+    if (!this.sessions.remove(session)) return;
     this.gone.set(session.id, reason);
     if (this.gone.size > GONE_REMEMBERED) this.gone.delete(this.gone.keys().next().value!);
     void session.context.close().catch(() => undefined);

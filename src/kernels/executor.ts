@@ -202,14 +202,14 @@ export class Executor {
     try {
       if (engine === "python") {
         const kernel = await this.options.sessions.kernelFor(session);
-        if (session.pendingNotice) run.notices.push(session.pendingNotice);
-        session.pendingNotice = undefined;
+        const notice = session.takeNotice("python");
+        if (notice) run.notices.push(notice);
         outcome = await kernel.execute(code, runOptions);
         if (outcome.status === "unresponsive" || outcome.status === "died") this.options.sessions.discardKernel(session);
       } else {
         const shell = this.options.sessions.shellFor(session);
-        if (session.pendingShellNotice) run.notices.push(session.pendingShellNotice);
-        session.pendingShellNotice = undefined;
+        const notice = session.takeNotice("shell");
+        if (notice) run.notices.push(notice);
         const ran = await shell.execute(code, runOptions);
         outcome = ran;
         if (ran.freshShell) run.notices.push("The session's shell had ended; a new one was started and the shell's state was lost.");
@@ -217,12 +217,11 @@ export class Executor {
     } finally {
       deadline.whileRunning = undefined;
     }
-    session.executions += 1;
+    session.countRun();
     if (deadline.sent && (outcome.status === "unresponsive" || outcome.status === "died")) {
       // The client has its answer already; the session's next run of this engine says what happened.
       const notice = `The previous run did not stop after its timeout, so its ${this.what(engine)} was replaced: ${this.lost(engine)} lost.`;
-      if (engine === "python") session.pendingNotice = notice;
-      else session.pendingShellNotice = notice;
+      session.leaveNotice(engine, notice);
     }
     return this.resultOf(run, outcome);
   }

@@ -1,66 +1,16 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { AppError, messageOf } from "../errors";
+import { AppError } from "../errors";
 import type { Logger } from "../log";
 import { BashShell, type BashShellOptions } from "./bash-shell";
 import { userEnvironment } from "./environment";
 import type { KernelPool } from "./kernel-pool";
 import type { PythonKernel } from "./python-kernel";
 import type { ProcessFacts, RunProcesses } from "../confinement/run-processes";
-import { SerialQueue } from "./serial-queue";
+import { DEFAULT_SESSION_ID, Session, type SessionOptions } from "./session";
+import { SessionRegistry } from "../sessions/registry";
 
-/** The id of the session used by calls that name none; its state persists between them. */
-export const DEFAULT_SESSION_ID = "default";
-
-export interface SessionOptions {
-  env?: Record<string, string>;
-  metadata?: Record<string, unknown>;
-  /** Bounds the session's life, whatever its use. */
-  lifetimeSeconds?: number;
-  language?: string;
-}
-
-/**
- * An execution session: one Python kernel (taken from the pool on first use), one persistent shell
- * (started on first use), and a working directory. Its runs execute one at a time, in order.
- */
-export class Session {
-  readonly createdAt: Date;
-  lastUsedAt: number;
-  executions = 0;
-  closed = false;
-  kernel: PythonKernel | undefined;
-  shell: BashShell | undefined;
-  readonly queue = new SerialQueue();
-  /** Set when Python state was lost outside a run; reported with the next Python result. */
-  pendingNotice: string | undefined;
-  /** Set when the shell's state was lost after its run was answered; reported with the next shell result. */
-  pendingShellNotice: string | undefined;
-
-  constructor(
-    readonly id: string,
-    readonly dir: string,
-    readonly options: SessionOptions,
-    now: number,
-  ) {
-    this.createdAt = new Date(now);
-    this.lastUsedAt = now;
-  }
-
-  get env(): Record<string, string> {
-    return this.options.env ?? {};
-  }
-
-  get metadata(): Record<string, unknown> {
-    return this.options.metadata ?? {};
-  }
-
-  /** When the session's lifetime ends, if it has one. */
-  get endsAt(): Date | undefined {
-    const seconds = this.options.lifetimeSeconds;
-    return seconds === undefined ? undefined : new Date(this.createdAt.getTime() + seconds * 1000);
-  }
-}
+export { DEFAULT_SESSION_ID, Session, type SessionEngine, type SessionOptions } from "./session";
 
 export interface SessionStoreOptions {
   pool: KernelPool;
@@ -87,7 +37,7 @@ export interface SessionStoreOptions {
   /** Creates and removes session directories (default: this process, with node:fs). */
   directories?: SessionDirectories;
   clock?: () => number;
-  /** How often expiry is checked; defaults to a quarter of the idle limit, at most a minute. */
+  /** How often expiry is checked; defaults to a quarter of the idle limit, at most a minute (`sweepInterval`). */
   sweepMs?: number;
 }
 
@@ -112,20 +62,32 @@ function sessionSetupCode(session: Session): string {
   ].join("\n");
 }
 
+/**
+ * The execution sessions of a server: creates them (directory, kernel), hands out their kernels and
+ * shells, and closes them. Lookup, the default session, use and expiry are its `SessionRegistry`'s:
+ * reading a session (`get`, `find`, `list`) is not a use; `resolve`, a run and `touch` are.
+ */
 export class SessionStore {
-  private readonly sessions = new Map<string, Session>();
-  private creatingDefault: Promise<Session> | undefined;
-  private sweeper: Timer | undefined;
-  private readonly clock: () => number;
+  private readonly registry: SessionRegistry<Session>;
   private readonly directories: SessionDirectories;
 
   constructor(private readonly options: SessionStoreOptions) {
-    this.clock = options.clock ?? Date.now;
     this.directories = options.directories ?? localDirectories;
+    this.registry = new SessionRegistry<Session>({
+      noun: "session",
+      idleSeconds: options.idleSeconds,
+      maxSessions: options.maxSessions,
+      log: options.log,
+      clock: options.clock,
+      sweepMs: options.sweepMs,
+      missing: (id) => new AppError("SESSION_NOT_FOUND", `No session with id ${JSON.stringify(id)} (it may have expired or been closed).`),
+      createDefault: () => this.create({}, DEFAULT_SESSION_ID),
+      expire: (session) => this.close(session.id),
+    });
   }
 
   get size(): number {
-    return this.sessions.size;
+    return this.registry.size;
   }
 
   get workspace(): string {
@@ -133,68 +95,55 @@ export class SessionStore {
   }
 
   start(): void {
-    const every = this.options.sweepMs ?? Math.min(60_000, (this.options.idleSeconds * 1000) / 4);
-    this.sweeper = setInterval(() => void this.sweep(), Math.max(every, 10));
-    this.sweeper.unref?.();
+    this.registry.start();
   }
 
   /** Creates a session with its own directory and a kernel from the pool. */
   async create(options: SessionOptions = {}, id: string = crypto.randomUUID()): Promise<Session> {
-    if (this.sessions.size >= this.options.maxSessions) {
-      throw new AppError("TOO_MANY_SESSIONS", `At most ${this.options.maxSessions} sessions may be open; close one first.`);
-    }
+    this.registry.checkRoom();
     const dir = this.options.oneSession ? this.options.workspace : join(this.options.workspace, "sessions", id);
-    const session = new Session(id, dir, options, this.clock());
+    const session = new Session(id, dir, options, this.registry.now());
     // Counted at once, so concurrent creations cannot pass the limit while a directory is being made.
-    this.sessions.set(id, session);
+    this.registry.add(session);
     try {
       const made = this.options.oneSession ? undefined : this.directories.create(dir);
       if (made) await made;
       if ((options.language ?? "python") === "python") await this.kernelFor(session);
     } catch (error) {
-      this.sessions.delete(id);
+      this.registry.remove(session);
       throw error;
     }
     return session;
   }
 
-  /** The session, or a 404. Counts as use. */
+  /** The session, or a 404. Reading it is not a use: it does not keep the session alive. */
   get(id: string): Session {
-    const session = this.find(id);
-    if (!session) throw new AppError("SESSION_NOT_FOUND", `No session with id ${JSON.stringify(id)} (it may have expired or been closed).`);
-    return session;
+    return this.registry.get(id);
   }
 
+  /** The live session or undefined (an expired one is closed on the way). Not a use. */
   find(id: string): Session | undefined {
-    const session = this.sessions.get(id);
-    if (session && this.expired(session)) {
-      void this.close(id);
-      return undefined;
-    }
-    return session;
+    return this.registry.find(id);
   }
 
-  /** The session for calls that name none, created on first use. */
-  async defaultSession(): Promise<Session> {
-    const existing = this.find(DEFAULT_SESSION_ID);
-    if (existing) return existing;
-    this.creatingDefault ??= this.create({}, DEFAULT_SESSION_ID).finally(() => {
-      this.creatingDefault = undefined;
-    });
-    return this.creatingDefault;
+  /** The session for calls that name none, created on first use. A use. */
+  defaultSession(): Promise<Session> {
+    return this.registry.defaultSession();
   }
 
-  /** The named session, or the default one when `id` is absent. */
-  async resolve(id: string | undefined | null): Promise<Session> {
-    return id ? this.get(id) : this.defaultSession();
+  /** The session work is about to use: the named one (or a 404), or the default one when `id` is absent. A use. */
+  resolve(id: string | undefined | null): Promise<Session> {
+    return this.registry.resolve(id);
   }
 
+  /** The live sessions. Not a use. */
   list(): Session[] {
-    return [...this.sessions.values()].filter((session) => !this.expired(session));
+    return this.registry.list();
   }
 
+  /** Records a use of `session` now. */
   touch(session: Session): void {
-    session.lastUsedAt = this.clock();
+    this.registry.touch(session);
   }
 
   /**
@@ -218,18 +167,20 @@ export class SessionStore {
       void kernel.shutdown();
       throw new AppError("SESSION_NOT_FOUND", `Session ${session.id} was closed.`);
     }
-    session.kernel = kernel;
+    session.useKernel(kernel);
     return kernel;
   }
 
   /** The session's persistent shell, started on first use. */
   shellFor(session: Session): BashShell {
-    session.shell ??= new BashShell({
-      cwd: session.dir,
-      env: { ...(this.options.baseEnv ?? userEnvironment()), ...session.env },
-      ...this.options.shell,
-    });
-    return session.shell;
+    return session.shellOr(
+      () =>
+        new BashShell({
+          cwd: session.dir,
+          env: { ...(this.options.baseEnv ?? userEnvironment()), ...session.env },
+          ...this.options.shell,
+        }),
+    );
   }
 
   /**
@@ -237,15 +188,12 @@ export class SessionStore {
    * pool on its next run. `notice`, if given, is reported with that run.
    */
   discardKernel(session: Session, notice?: string): void {
-    const kernel = session.kernel;
-    session.kernel = undefined;
-    if (notice) session.pendingNotice = notice;
-    void kernel?.shutdown({ kill: true });
+    void session.dropKernel(notice)?.shutdown({ kill: true });
   }
 
   /** Forgets every session's kernel (their server is gone); each gets a new one, and `notice`, on next use. */
   dropKernels(notice: string): void {
-    for (const session of this.sessions.values()) if (session.kernel) this.discardKernel(session, notice);
+    for (const session of this.registry.all()) if (session.kernel) this.discardKernel(session, notice);
   }
 
   /** The processes `session`'s runs left running, and those of the run under way: neither its kernel nor its shell. */
@@ -261,10 +209,9 @@ export class SessionStore {
    * removes its directory (unless `keepFiles`).
    */
   async close(id: string, options: { keepFiles?: boolean } = {}): Promise<boolean> {
-    const session = this.sessions.get(id);
-    if (!session) return false;
-    this.sessions.delete(id);
-    session.closed = true;
+    const session = this.registry.held(id);
+    if (!session || !this.registry.remove(session)) return false;
+    session.markClosed();
     session.queue.cancelPending(new AppError("SESSION_GONE", `Session ${id} was closed before this run started.`));
     for (const root of [session.kernel?.pid, session.shell?.pid]) {
       // Frozen while the rest is killed, so it starts nothing new meanwhile; then it ends its own way.
@@ -276,21 +223,9 @@ export class SessionStore {
     return true;
   }
 
-  private expired(session: Session): boolean {
-    const now = this.clock();
-    const ends = session.endsAt;
-    if (ends && now >= ends.getTime()) return true;
-    return session.queue.length === 0 && now - session.lastUsedAt >= this.options.idleSeconds * 1000;
-  }
-
   /** Closes sessions past their idle limit or lifetime. */
-  async sweep(): Promise<void> {
-    for (const session of [...this.sessions.values()]) {
-      if (this.expired(session)) {
-        this.options.log.info(`Closing session ${session.id}: idle or past its lifetime`);
-        await this.close(session.id).catch((error) => this.options.log.warn(`Closing ${session.id}: ${messageOf(error)}`));
-      }
-    }
+  sweep(): Promise<void> {
+    return this.registry.sweep();
   }
 
   /**
@@ -298,7 +233,7 @@ export class SessionStore {
    * stopped, then resumed) finds the default session's files where it left them.
    */
   async stop(): Promise<void> {
-    clearInterval(this.sweeper);
-    await Promise.allSettled([...this.sessions.keys()].map((id) => this.close(id, { keepFiles: true })));
+    await this.registry.stop();
+    await Promise.allSettled(this.registry.all().map((session) => this.close(session.id, { keepFiles: true })));
   }
 }

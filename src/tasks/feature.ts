@@ -24,7 +24,8 @@ export function taskDatabasePath(config: Pick<Config, "stateDir" | "workspace">,
 /**
  * Async runs (`/execute_async`, `/v1/executions/{id}`), streamed runs (`/execute/stream`) and files
  * (`/upload`, `/download`, `/files`): the ways agents run long jobs and move data in and out.
- * Owns the task store (its database is opened at start) and the timer that expires finished tasks.
+ * Owns the task store: its database is opened at start (which starts the sweep that expires finished
+ * tasks) and closed at stop.
  */
 export function runsAndFilesFeature({ config, log, sessions, executor, files, confinement }: FeatureContext, clock: () => number = Date.now): Feature {
   const store = new TaskStore({
@@ -37,7 +38,6 @@ export function runsAndFilesFeature({ config, log, sessions, executor, files, co
   });
   const runs = new AsyncRuns({ store, sessions, executor, log });
   const fileService = files ?? new WorkspaceFiles(new FileArea(config.workspace), join(config.workspace, ".uploads"));
-  let sweeper: Timer | undefined;
   const plugin = new Elysia({ name: "runs-and-files" })
     .use(taskRoutes(runs, store))
     .use(streamRoutes(executor, sessions, log))
@@ -47,11 +47,8 @@ export function runsAndFilesFeature({ config, log, sessions, executor, files, co
     plugin,
     start() {
       store.open();
-      sweeper = setInterval(() => store.sweep(), Math.min(60_000, (config.taskRetentionSeconds * 1000) / 4));
-      sweeper.unref?.();
     },
     stop() {
-      clearInterval(sweeper);
       store.close();
     },
     health: () => ({ tasks: { retained: store.size } }),

@@ -2,6 +2,7 @@ import { AppError, messageOf } from "../errors";
 import type { ExecutionResult } from "../kernels/executor";
 import type { OutputEvent } from "../kernels/output";
 import { type Logger, silentLogger } from "../log";
+import { SweepLoop, sweepInterval } from "../sessions/registry";
 import { isFinished, restartFailure, rowOf, settle, statusOf, type Task, type TaskFailure, type TaskStatus, taskOf } from "./task";
 import { TaskDatabase } from "./task-database";
 
@@ -18,6 +19,8 @@ export interface TaskStoreOptions {
   maxBytes: number;
   /** Milliseconds a running task's new state and output may wait before they are written (1000). */
   flushMs?: number;
+  /** How often finished tasks past retention are deleted while open; defaults to `sweepInterval` of the retention. */
+  sweepMs?: number;
   clock?: () => number;
   newId?: () => string;
   log?: Logger;
@@ -36,8 +39,9 @@ export interface TaskStoreOptions {
  * chunk. A finished task lives on disk only. The disk stays bounded under a steady stream of tasks:
  * finished tasks are deleted after the retention period, and earlier (oldest first) when the number of
  * tasks or the bytes of retained output pass their caps. A write that fails (a full disk) leaves the
- * task in memory, with a warning, until a later write succeeds. The clock is injected so expiry is
- * testable.
+ * task in memory, with a warning, until a later write succeeds. While open, a `SweepLoop` (the
+ * timer session expiry uses too) deletes expired tasks even when no request comes. The clock is
+ * injected so expiry is testable.
  */
 export class TaskStore {
   /** Queued and running tasks, and finished ones whose write has not succeeded yet. */
@@ -53,6 +57,7 @@ export class TaskStore {
   private finishSeq = 0;
   private flushTimer: Timer | undefined;
   private failing = false;
+  private readonly sweeper = new SweepLoop(() => this.sweep());
   private readonly clock: () => number;
   private readonly newId: () => string;
   private readonly log: Logger;
@@ -65,7 +70,8 @@ export class TaskStore {
 
   /**
    * Opens the database (see `TaskDatabase.open` for a damaged or unusable file), marks the tasks the
-   * previous server left queued or running `failed` with `SERVER_RESTARTED`, and applies the caps.
+   * previous server left queued or running `failed` with `SERVER_RESTARTED`, applies the caps, and
+   * starts the periodic sweep.
    */
   open(): void {
     if (this.db) throw new Error("The task store is open already.");
@@ -90,10 +96,12 @@ export class TaskStore {
     }
     this.sweep();
     while ((this.size > this.options.maxTasks || this.retainedBytes > this.options.maxBytes) && this.dropOldestFinished());
+    this.sweeper.start(this.options.sweepMs ?? sweepInterval(this.options.retentionMs));
   }
 
-  /** Writes what is pending and closes the database; later changes stay in memory. */
+  /** Stops the periodic sweep, writes what is pending and closes the database; later changes stay in memory. */
   close(): void {
+    void this.sweeper.stop();
     this.flush();
     this.db?.close();
     this.db = undefined;

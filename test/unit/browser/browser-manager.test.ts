@@ -84,13 +84,35 @@ describe("BrowserManager", () => {
     const idle = await manager.create({ viewport });
     const busy = await manager.create({ viewport });
     clock.advance(45_000);
-    manager.get(busy.id);
+    await manager.resolve(busy.id); // naming it for an action is a use; reading it with get is not
     clock.advance(20_000);
     await manager.sweep();
     expect(launcher.browsers[0]!.contexts[0]!.closed).toBe(true);
     expect(launcher.browsers[0]!.contexts[1]!.closed).toBe(false);
     expect(await codeOf(() => manager.get(idle.id))).toBe("BROWSER_SESSION_NOT_FOUND");
     expect(manager.list().map((session) => session.id)).toEqual([busy.id]);
+    await manager.stop();
+  });
+
+  test("reading a session does not keep it alive; an action under way does, and its end counts as use", async () => {
+    const { clock, manager } = setup({ idleSeconds: 60 });
+    const read = await manager.create({ viewport });
+    const acting = await manager.create({ viewport });
+    manager.startWork(acting);
+    clock.advance(59_000);
+    expect(manager.get(read.id)).toBe(read);
+    expect(manager.list()).toHaveLength(2);
+    clock.advance(1_000);
+    await manager.sweep();
+    expect(await codeOf(() => manager.get(read.id))).toBe("BROWSER_SESSION_NOT_FOUND");
+    expect(manager.get(acting.id)).toBe(acting);
+    manager.endWork(acting);
+    expect(acting.actions).toBe(1);
+    clock.advance(59_999);
+    await manager.sweep();
+    expect(manager.get(acting.id)).toBe(acting);
+    clock.advance(1);
+    expect(await codeOf(() => manager.get(acting.id))).toBe("BROWSER_SESSION_NOT_FOUND");
     await manager.stop();
   });
 

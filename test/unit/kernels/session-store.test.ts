@@ -104,6 +104,47 @@ describe("SessionStore", () => {
     expect(pool.handedOut[1]!.shutdowns).toBe(1);
   });
 
+  test("reading a session (its status, its usage, a listing) does not keep it alive; naming it for work does", async () => {
+    const { sessions, advance } = store({ idleSeconds: 10 });
+    const read = await sessions.create();
+    const worked = await sessions.create();
+    advance(9_000);
+    expect(sessions.get(read.id)).toBe(read);
+    expect(sessions.list()).toHaveLength(2);
+    expect(sessions.leftovers(read)).toEqual([]);
+    expect(await sessions.resolve(worked.id)).toBe(worked);
+    advance(1_000);
+    expect(sessions.find(read.id)).toBeUndefined();
+    expect(sessions.find(worked.id)).toBe(worked);
+    expect(worked.lastUsedAt).toBe(1_009_000);
+  });
+
+  test("a session with a run queued or under way does not idle out", async () => {
+    const { sessions, advance } = store({ idleSeconds: 10 });
+    const session = await sessions.create();
+    const gate = Promise.withResolvers<void>();
+    const running = session.queue.run(() => gate.promise);
+    advance(60_000);
+    await sessions.sweep();
+    expect(sessions.find(session.id)).toBe(session);
+    gate.resolve();
+    await running;
+    expect(sessions.find(session.id)).toBeUndefined();
+  });
+
+  test("an expired default session is replaced by a fresh one, which its closing leaves alone", async () => {
+    const { sessions, pool, advance } = store({ idleSeconds: 10 });
+    const old = await sessions.defaultSession();
+    advance(10_000);
+    const fresh = await sessions.defaultSession();
+    expect(fresh).not.toBe(old);
+    await Bun.sleep(0);
+    expect(old.closed).toBe(true);
+    expect(pool.handedOut[0]!.shutdowns).toBe(1);
+    expect(fresh.closed).toBe(false);
+    expect(sessions.find(DEFAULT_SESSION_ID)).toBe(fresh);
+  });
+
   test("a lifetime bounds a session however much it is used", async () => {
     const { sessions, advance } = store();
     const session = await sessions.create({ lifetimeSeconds: 5 });

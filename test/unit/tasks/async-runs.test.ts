@@ -98,7 +98,7 @@ describe("AsyncRuns", () => {
     const running = await runs.submit({ command: "one", session_id: "a" });
     const queued = [await runs.submit({ command: "two", session_id: "a" }), await runs.submit({ command: "three", session_id: "a" })];
     await settle();
-    session.closed = true;
+    session.markClosed();
     session.queue.cancelPending(new AppError("SESSION_GONE", "Session a was closed before this run started."));
     await settle();
     for (const task of queued) {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { TaskStore } from "../../../src/tasks/task-store";
+import { until } from "../../helpers/poll";
 import { executionResult } from "../../helpers/results";
 
 const result = executionResult;
@@ -57,6 +58,15 @@ describe("TaskStore", () => {
     expect(() => tasks.get(task.id)).toThrow(expect.objectContaining({ code: "TASK_NOT_FOUND", status: 404 }));
     expect(tasks.size).toBe(0);
     expect(tasks.bytes).toBe(0);
+  });
+
+  test("while open, expired tasks are deleted with no request to trigger it", async () => {
+    const { tasks, advance } = store({ retentionMs: 60_000, sweepMs: 10 });
+    tasks.complete(tasks.create("s", "python"), result());
+    expect(tasks.size).toBe(1);
+    advance(60_000);
+    await until("the periodic sweep to delete the expired task", () => tasks.size === 0);
+    tasks.close();
   });
 
   test("queued and running tasks never expire", () => {
