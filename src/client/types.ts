@@ -4,7 +4,7 @@
  * Python SDKs read — while method names and options are camelCase.
  */
 
-import type { ExecutionResult as ExecutionResultSchema } from "../server/models/execute";
+import type { ExecutionResult as ExecutionResultSchema } from "../contract/execute";
 
 export type Language = "python" | "bash" | "shell" | "sh";
 

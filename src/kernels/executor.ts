@@ -1,5 +1,5 @@
 import { AppError } from "../errors";
-import type { ExecutionResult as ExecutionResultSchema } from "../server/models/execute";
+import type { ExecutionResult as ExecutionResultSchema } from "../contract/execute";
 import { OutputCollector, type OutputListener } from "./output";
 import type { KernelRunOutcome, KernelRunStatus } from "./python-kernel";
 import type { Session, SessionStore } from "./session-store";

@@ -3,7 +3,7 @@ import type { BrowserActions } from "../../browser/browser-actions";
 import type { BrowserManager } from "../../browser/browser-manager";
 import type { BrowserSession } from "../../browser/browser-session";
 import type { SessionStore } from "../../kernels/session-store";
-import { errors, Success } from "../models/common";
+import { errors, Success } from "../../contract/common";
 import {
   ActionResult,
   BrowserSessionInfo,
@@ -24,7 +24,7 @@ import {
   SnapshotResult,
   TypeBody,
   WaitBody,
-} from "../models/browser";
+} from "../../contract/browser";
 
 function info(session: BrowserSession): typeof BrowserSessionInfo.static {
   return {

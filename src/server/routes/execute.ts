@@ -1,8 +1,8 @@
 import { Elysia } from "elysia";
 import { AppError } from "../../errors";
 import type { ExecuteRequest, Executor } from "../../kernels/executor";
-import { errors } from "../models/common";
-import { ExecuteBody, ExecutionResult } from "../models/execute";
+import { errors } from "../../contract/common";
+import { ExecuteBody, ExecutionResult } from "../../contract/execute";
 
 type ExecuteBodyType = typeof ExecuteBody.static;
 

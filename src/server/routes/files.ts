@@ -3,8 +3,8 @@ import { base64JSONResponse } from "../../files/base64-download";
 import type { FileService } from "../../files/file-service";
 import { receiveMultipart } from "../../files/multipart-upload";
 import type { SessionStore } from "../../kernels/session-store";
-import { errors } from "../models/common";
-import { DownloadBody, Downloaded, Listing, ListQuery, Uploaded } from "../models/files";
+import { errors } from "../../contract/common";
+import { DownloadBody, Downloaded, Listing, ListQuery, Uploaded } from "../../contract/files";
 
 export interface FileRoutesOptions {
   files: FileService;

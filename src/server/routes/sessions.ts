@@ -4,8 +4,8 @@ import { AppError } from "../../errors";
 import { commandLine, cpuSeconds, rssBytes } from "../../kernels/proc-stats";
 import type { Session, SessionStore } from "../../kernels/session-store";
 import { matchesMetadata, parseMetadataFilter, sandboxEntry } from "../sandbox-list";
-import { errors, Success } from "../models/common";
-import { CreateSessionBody, KillBody, SandboxEntry, SandboxesQuery, SeedCreateSession, SessionIdParams, SessionInfo, Usage } from "../models/sessions";
+import { errors, Success } from "../../contract/common";
+import { CreateSessionBody, KillBody, SandboxEntry, SandboxesQuery, SeedCreateSession, SessionIdParams, SessionInfo, Usage } from "../../contract/sessions";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
