@@ -28,6 +28,9 @@ export const CreateBrowserSessionBody = t.Optional(
   }),
 );
 
+/** Answer of `POST /v1/browser/sessions/`. */
+export const BrowserSessionCreated = t.Object({ session_id: t.String() });
+
 const Viewport = t.Object({ width: t.Number(), height: t.Number() });
 
 export const BrowserSessionInfo = t.Object({
@@ -40,6 +43,9 @@ export const BrowserSessionInfo = t.Object({
   last_used_at: t.String(),
   actions: t.Number({ description: "Interactions run in this session." }),
 });
+
+/** Answer of `GET /v1/browser/sessions/`. */
+export const BrowserSessionList = t.Object({ sessions: t.Array(BrowserSessionInfo) });
 
 export const NavigateBody = t.Object({
   url: t.String({ description: "http, https, data: or about:blank. file: is refused (it would read the server's files)." }),

@@ -1,4 +1,20 @@
 import { t } from "elysia";
+import type { OpenAPIV3 } from "openapi-types";
+
+/**
+ * Body of `POST /upload`, as an OpenAPI schema: the route streams the multipart body itself (busboy),
+ * so no TypeBox schema validates it; this documents it.
+ */
+export const UploadForm: OpenAPIV3.SchemaObject = {
+  type: "object",
+  required: ["file"],
+  properties: {
+    file: { type: "string", format: "binary" },
+    remote_path: { type: "string" },
+    session_id: { type: "string" },
+    recursive: { type: "string", enum: ["true", "false"] },
+  },
+};
 
 /** Answer of `POST /upload`. */
 export const Uploaded = t.Object({

@@ -1,4 +1,4 @@
-import { Elysia, t } from "elysia";
+import { Elysia } from "elysia";
 import { AppError } from "../errors";
 import type { Logger } from "../log";
 import { apiKeyGuard } from "../server/auth";
@@ -6,7 +6,19 @@ import { bodyParsing, errorHandling } from "../server/http-errors";
 import { checkEnvironment } from "../server/routes/sessions";
 import { matchesMetadata, parseMetadataFilter, sandboxEntry } from "../server/sandbox-list";
 import { errors, Success } from "../contract/common";
-import { CreateSessionBody, KillBody, SandboxEntry, SandboxesQuery, SeedCreateSession, SessionIdParams, Usage } from "../contract/sessions";
+import {
+  CreateSessionBody,
+  InstaVMSessionCreated,
+  KillBody,
+  Killed,
+  SandboxEntry,
+  SandboxesQuery,
+  SandboxList,
+  SeedCreateSession,
+  SessionCreated,
+  SessionIdParams,
+  Usage,
+} from "../contract/sessions";
 import { VERSION } from "../version";
 import type { SandboxManager, SessionRequest, SessionSandbox } from "./manager";
 import type { SandboxAPI } from "./sandbox-api";
@@ -80,11 +92,11 @@ export function createHostApp(deps: HostAppDeps) {
     })
     .post("/sessions", async ({ body }) => ({ session_id: (await create({ language: body?.language })).id }), {
       body: SeedCreateSession,
-      response: { 200: t.Object({ session_id: t.String() }), ...errors(400, 422, 429, 503) },
+      response: { 200: SessionCreated, ...errors(400, 422, 429, 503) },
     })
     .post("/v1/sessions/session", async ({ body }) => ({ session_id: (await create(body ?? undefined)).id, status: "active" }), {
       body: CreateSessionBody,
-      response: { 200: t.Object({ session_id: t.String(), status: t.String() }), ...errors(400, 401, 422, 429, 503) },
+      response: { 200: InstaVMSessionCreated, ...errors(400, 401, 422, 429, 503) },
     })
     .get("/sessions", async () => {
       const own = await fromEach(sessionTargets(), (api) => api.json<{ sessions: Record<string, unknown>[] }>("GET", "/sessions", undefined, 3000));
@@ -106,7 +118,7 @@ export function createHostApp(deps: HostAppDeps) {
         await close(body.session_id);
         return { success: true, session_id: body.session_id };
       },
-      { body: KillBody, response: { 200: t.Object({ success: t.Boolean(), session_id: t.String() }), ...errors(404, 410, 422) } },
+      { body: KillBody, response: { 200: Killed, ...errors(404, 410, 422) } },
     )
     .get(
       "/v1/sessions/sandboxes",
@@ -118,7 +130,7 @@ export function createHostApp(deps: HostAppDeps) {
         );
         return [...inDefault, ...own].filter((entry) => matchesMetadata(entry.metadata, filter)).slice(0, query.limit ?? undefined);
       },
-      { query: SandboxesQuery, response: { 200: t.Array(SandboxEntry), ...errors(400, 422) } },
+      { query: SandboxesQuery, response: { 200: SandboxList, ...errors(400, 422) } },
     )
     .get(
       "/v1/sessions/usage/:id",

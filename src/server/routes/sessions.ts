@@ -1,11 +1,24 @@
-import { Elysia, t } from "elysia";
+import { Elysia } from "elysia";
 import type { ProcessFacts } from "../../confinement/run-processes";
 import { AppError } from "../../errors";
 import { commandLine, cpuSeconds, rssBytes } from "../../kernels/proc-stats";
 import type { Session, SessionStore } from "../../kernels/session-store";
 import { matchesMetadata, parseMetadataFilter, sandboxEntry } from "../sandbox-list";
 import { errors, Success } from "../../contract/common";
-import { CreateSessionBody, KillBody, SandboxEntry, SandboxesQuery, SeedCreateSession, SessionIdParams, SessionInfo, Usage } from "../../contract/sessions";
+import {
+  CreateSessionBody,
+  InstaVMSessionCreated,
+  KillBody,
+  Killed,
+  SandboxList,
+  SandboxesQuery,
+  SeedCreateSession,
+  SessionCreated,
+  SessionIdParams,
+  SessionInfo,
+  SessionList,
+  Usage,
+} from "../../contract/sessions";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -67,11 +80,11 @@ export function sessionRoutes(sessions: SessionStore) {
   return new Elysia({ name: "sessions" })
     .post("/sessions", async ({ body }) => ({ session_id: (await sessions.create({ language: body?.language })).id }), {
       body: SeedCreateSession,
-      response: { 200: t.Object({ session_id: t.String() }), ...errors(400, 422, 429, 503) },
+      response: { 200: SessionCreated, ...errors(400, 422, 429, 503) },
       detail: { tags: ["Sessions"], summary: "Create a session (seed)" },
     })
     .get("/sessions", () => ({ sessions: sessions.list().map(info) }), {
-      response: t.Object({ sessions: t.Array(SessionInfo) }),
+      response: SessionList,
       detail: { tags: ["Sessions"], summary: "List open sessions" },
     })
     .get("/sessions/:id", ({ params }) => info(sessions.get(params.id)), {
@@ -100,7 +113,7 @@ export function sessionRoutes(sessions: SessionStore) {
       },
       {
         body: CreateSessionBody,
-        response: { 200: t.Object({ session_id: t.String(), status: t.String() }), ...errors(400, 401, 422, 429, 503) },
+        response: { 200: InstaVMSessionCreated, ...errors(400, 401, 422, 429, 503) },
         detail: { tags: ["Sessions"], summary: "Create a session (InstaVM)" },
       },
     )
@@ -125,7 +138,7 @@ export function sessionRoutes(sessions: SessionStore) {
       },
       {
         body: KillBody,
-        response: { 200: t.Object({ success: t.Boolean(), session_id: t.String() }), ...errors(404, 422) },
+        response: { 200: Killed, ...errors(404, 422) },
         detail: { tags: ["Sessions"], summary: "Kill a session (InstaVM)" },
       },
     )
@@ -141,7 +154,7 @@ export function sessionRoutes(sessions: SessionStore) {
       },
       {
         query: SandboxesQuery,
-        response: { 200: t.Array(SandboxEntry), ...errors(400, 422) },
+        response: { 200: SandboxList, ...errors(400, 422) },
         detail: { tags: ["Sessions"], summary: "List sandboxes (InstaVM list)" },
       },
     );
