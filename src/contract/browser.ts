@@ -215,3 +215,26 @@ export const SnapshotResult = t.Object({
 
 const ActionResult = t.Object({ success: t.Boolean(), status: t.String(), session_id: t.String() }, { additionalProperties: true });
 export { ActionResult };
+
+// The TypeScript types, derived from the schemas above (each named as its schema).
+export type BrowserSessionParams = typeof BrowserSessionParams.static;
+export type CreateBrowserSessionBody = typeof CreateBrowserSessionBody.static;
+export type BrowserSessionCreated = typeof BrowserSessionCreated.static;
+export type BrowserSessionInfo = typeof BrowserSessionInfo.static;
+export type BrowserSessionList = typeof BrowserSessionList.static;
+export type NavigateBody = typeof NavigateBody.static;
+export type NavigateResult = typeof NavigateResult.static;
+export type ClickBody = typeof ClickBody.static;
+export type TypeBody = typeof TypeBody.static;
+export type FillBody = typeof FillBody.static;
+export type ScrollBody = typeof ScrollBody.static;
+export type WaitBody = typeof WaitBody.static;
+export type ScreenshotBody = typeof ScreenshotBody.static;
+export type ScreenshotResult = typeof ScreenshotResult.static;
+export type ExtractBody = typeof ExtractBody.static;
+export type ExtractResult = typeof ExtractResult.static;
+export type ContentBody = typeof ContentBody.static;
+export type ContentResult = typeof ContentResult.static;
+export type SnapshotBody = typeof SnapshotBody.static;
+export type SnapshotResult = typeof SnapshotResult.static;
+export type ActionResult = typeof ActionResult.static;

@@ -51,3 +51,11 @@ export const FileEntry = t.Object({
 });
 
 export const Listing = t.Object({ path: t.String(), entries: t.Array(FileEntry) });
+
+// The TypeScript types, derived from the schemas above (each named as its schema).
+export type Uploaded = typeof Uploaded.static;
+export type DownloadBody = typeof DownloadBody.static;
+export type Downloaded = typeof Downloaded.static;
+export type ListQuery = typeof ListQuery.static;
+export type FileEntry = typeof FileEntry.static;
+export type Listing = typeof Listing.static;

@@ -96,3 +96,18 @@ export const Usage = t.Object({
     ),
   ),
 });
+
+// The TypeScript types, derived from the schemas above (each named as its schema).
+export type SessionIdParams = typeof SessionIdParams.static;
+export type SeedCreateSession = typeof SeedCreateSession.static;
+export type SessionCreated = typeof SessionCreated.static;
+export type CreateSessionBody = typeof CreateSessionBody.static;
+export type InstaVMSessionCreated = typeof InstaVMSessionCreated.static;
+export type SessionInfo = typeof SessionInfo.static;
+export type SessionList = typeof SessionList.static;
+export type SandboxEntry = typeof SandboxEntry.static;
+export type SandboxList = typeof SandboxList.static;
+export type KillBody = typeof KillBody.static;
+export type Killed = typeof Killed.static;
+export type SandboxesQuery = typeof SandboxesQuery.static;
+export type Usage = typeof Usage.static;
