@@ -1,5 +1,5 @@
 import { AppError, messageOf } from "../errors";
-import type { ExecutionResult } from "../kernels/executor";
+import type { ExecutionResult } from "../contract/execute";
 import type { OutputEvent } from "../kernels/output";
 import { type Logger, silentLogger } from "../log";
 import { isFinished, restartFailure, rowOf, settle, statusOf, type Task, type TaskFailure, type TaskStatus, taskOf } from "./task";
