@@ -4,8 +4,8 @@ import { z } from "zod";
 import { messageOf } from "../errors";
 import type { ExecutionResult, Executor } from "../kernels/executor";
 import type { SessionStore } from "../kernels/session-store";
-import { checkCode } from "../server/routes/execute";
-import { checkEnvironment } from "../server/routes/sessions";
+import { checkCode } from "../kernels/code-check";
+import { checkEnvironment } from "../kernels/environment";
 
 /**
  * CodeRunner's tools for Model Context Protocol clients: Python and bash run through the in-process

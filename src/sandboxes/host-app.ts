@@ -1,9 +1,9 @@
 import { Elysia } from "elysia";
 import { AppError } from "../errors";
+import { checkEnvironment } from "../kernels/environment";
 import type { Logger } from "../log";
 import { apiKeyGuard } from "../server/auth";
 import { bodyParsing, errorHandling } from "../server/http-errors";
-import { checkEnvironment } from "../server/routes/sessions";
 import { matchesMetadata, parseMetadataFilter, sandboxEntry } from "../server/sandbox-list";
 import { errors, Success } from "../contract/common";
 import {

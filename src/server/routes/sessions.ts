@@ -1,6 +1,6 @@
 import { Elysia } from "elysia";
 import type { ProcessFacts } from "../../confinement/run-processes";
-import { AppError } from "../../errors";
+import { checkEnvironment } from "../../kernels/environment";
 import { commandLine, cpuSeconds, rssBytes } from "../../kernels/proc-stats";
 import type { Session, SessionStore } from "../../kernels/session-store";
 import { matchesMetadata, parseMetadataFilter, sandboxEntry } from "../sandbox-list";
@@ -58,20 +58,6 @@ export function usageOf(session: Session, leftovers: ProcessFacts[], now: number
       return command ? [{ pid, command, cpu_seconds: cpuSeconds(pid), memory_bytes: rssBytes(pid) }] : [];
     }),
   };
-}
-
-/**
- * Refuses an environment no process can have: a name that is empty or holds `=` or NUL, a value that
- * holds NUL, or text with a lone UTF-16 surrogate (no UTF-8 form). Setting it would fail in the new
- * kernel, costing a kernel start and answering 503 with a traceback instead of saying what is wrong.
- */
-export function checkEnvironment<T extends Record<string, string> | null | undefined>(env: T): T {
-  for (const [name, value] of Object.entries(env ?? {}) as [string, string][]) {
-    const problem =
-      name === "" ? "is empty" : /[=\0]/.test(name) ? "holds '=' or NUL" : !name.isWellFormed() ? "holds a lone surrogate" : value.includes("\0") ? "has a value holding NUL" : !value.isWellFormed() ? "has a value holding a lone surrogate" : undefined;
-    if (problem) throw new AppError("VALIDATION_ERROR", `Invalid body field 'env': the variable ${JSON.stringify(name)} ${problem}.`);
-  }
-  return env;
 }
 
 /** Session routes of both sources: the seed's `/sessions` and the InstaVM SDK's `/v1/sessions/...`. */
