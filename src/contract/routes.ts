@@ -1,45 +1,10 @@
 import type { TSchema } from "elysia";
-import {
-  ActionResult,
-  BrowserSessionCreated,
-  BrowserSessionInfo,
-  BrowserSessionList,
-  BrowserSessionParams,
-  ClickBody,
-  ContentBody,
-  ContentResult,
-  CreateBrowserSessionBody,
-  ExtractBody,
-  ExtractResult,
-  FillBody,
-  NavigateBody,
-  NavigateResult,
-  ScreenshotBody,
-  ScreenshotResult,
-  ScrollBody,
-  SnapshotBody,
-  SnapshotResult,
-  TypeBody,
-  WaitBody,
-} from "./browser";
-import { Health, Success } from "./common";
-import { ExecuteBody, ExecutionResult } from "./execute";
-import { DownloadBody, Downloaded, Listing, ListQuery, Uploaded } from "./files";
-import {
-  CreateSessionBody,
-  InstaVMSessionCreated,
-  KillBody,
-  Killed,
-  SandboxesQuery,
-  SandboxList,
-  SeedCreateSession,
-  SessionCreated,
-  SessionIdParams,
-  SessionInfo,
-  SessionList,
-  Usage,
-} from "./sessions";
-import { TaskIdParams, TaskSubmitted, TaskView } from "./tasks";
+import * as browser from "./browser";
+import * as common from "./common";
+import * as execute from "./execute";
+import * as files from "./files";
+import * as sessions from "./sessions";
+import * as tasks from "./tasks";
 
 /** The schemas of one route: its JSON body, path parameters and query, and its 200 answer. */
 export interface RouteSchemas {
@@ -57,42 +22,42 @@ export interface RouteSchemas {
  * `tsc` fail when the SDK has no answer for one of them.
  */
 export const ROUTES = {
-  "GET /health": { response: Health },
+  "GET /health": { response: common.Health },
 
-  "POST /execute": { body: ExecuteBody, response: ExecutionResult },
-  "POST /execute/stream": { body: ExecuteBody },
-  "POST /execute_async": { body: ExecuteBody, response: TaskSubmitted },
-  "GET /v1/executions/{task_id}": { params: TaskIdParams, response: TaskView },
+  "POST /execute": { body: execute.ExecuteBody, response: execute.ExecutionResult },
+  "POST /execute/stream": { body: execute.ExecuteBody },
+  "POST /execute_async": { body: execute.ExecuteBody, response: tasks.TaskSubmitted },
+  "GET /v1/executions/{task_id}": { params: tasks.TaskIdParams, response: tasks.TaskView },
 
-  "POST /sessions": { body: SeedCreateSession, response: SessionCreated },
-  "GET /sessions": { response: SessionList },
-  "GET /sessions/{id}": { params: SessionIdParams, response: SessionInfo },
-  "DELETE /sessions/{id}": { params: SessionIdParams, response: Success },
-  "POST /v1/sessions/session": { body: CreateSessionBody, response: InstaVMSessionCreated },
-  "GET /v1/sessions/status/{id}": { params: SessionIdParams, response: SessionInfo },
-  "GET /v1/sessions/usage/{id}": { params: SessionIdParams, response: Usage },
-  "POST /kill": { body: KillBody, response: Killed },
-  "GET /v1/sessions/sandboxes": { query: SandboxesQuery, response: SandboxList },
+  "POST /sessions": { body: sessions.SeedCreateSession, response: sessions.SessionCreated },
+  "GET /sessions": { response: sessions.SessionList },
+  "GET /sessions/{id}": { params: sessions.SessionIdParams, response: sessions.SessionInfo },
+  "DELETE /sessions/{id}": { params: sessions.SessionIdParams, response: common.Success },
+  "POST /v1/sessions/session": { body: sessions.CreateSessionBody, response: sessions.InstaVMSessionCreated },
+  "GET /v1/sessions/status/{id}": { params: sessions.SessionIdParams, response: sessions.SessionInfo },
+  "GET /v1/sessions/usage/{id}": { params: sessions.SessionIdParams, response: sessions.Usage },
+  "POST /kill": { body: sessions.KillBody, response: sessions.Killed },
+  "GET /v1/sessions/sandboxes": { query: sessions.SandboxesQuery, response: sessions.SandboxList },
 
   /** Multipart, read as a stream: its form is documented by `UploadForm`, not validated by a schema. */
-  "POST /upload": { response: Uploaded },
-  "POST /download": { body: DownloadBody, response: Downloaded },
-  "GET /files": { query: ListQuery, response: Listing },
+  "POST /upload": { response: files.Uploaded },
+  "POST /download": { body: files.DownloadBody, response: files.Downloaded },
+  "GET /files": { query: files.ListQuery, response: files.Listing },
 
-  "POST /v1/browser/sessions/": { body: CreateBrowserSessionBody, response: BrowserSessionCreated },
-  "GET /v1/browser/sessions/": { response: BrowserSessionList },
-  "GET /v1/browser/sessions/{id}": { params: BrowserSessionParams, response: BrowserSessionInfo },
-  "DELETE /v1/browser/sessions/{id}": { params: BrowserSessionParams, response: Success },
-  "POST /v1/browser/interactions/navigate": { body: NavigateBody, response: NavigateResult },
-  "POST /v1/browser/interactions/click": { body: ClickBody, response: ActionResult },
-  "POST /v1/browser/interactions/type": { body: TypeBody, response: ActionResult },
-  "POST /v1/browser/interactions/fill": { body: FillBody, response: ActionResult },
-  "POST /v1/browser/interactions/scroll": { body: ScrollBody, response: ActionResult },
-  "POST /v1/browser/interactions/wait": { body: WaitBody, response: ActionResult },
-  "POST /v1/browser/interactions/screenshot": { body: ScreenshotBody, response: ScreenshotResult },
-  "POST /v1/browser/interactions/extract": { body: ExtractBody, response: ExtractResult },
-  "POST /v1/browser/interactions/content": { body: ContentBody, response: ContentResult },
-  "POST /v1/browser/interactions/snapshot": { body: SnapshotBody, response: SnapshotResult },
+  "POST /v1/browser/sessions/": { body: browser.CreateBrowserSessionBody, response: browser.BrowserSessionCreated },
+  "GET /v1/browser/sessions/": { response: browser.BrowserSessionList },
+  "GET /v1/browser/sessions/{id}": { params: browser.BrowserSessionParams, response: browser.BrowserSessionInfo },
+  "DELETE /v1/browser/sessions/{id}": { params: browser.BrowserSessionParams, response: common.Success },
+  "POST /v1/browser/interactions/navigate": { body: browser.NavigateBody, response: browser.NavigateResult },
+  "POST /v1/browser/interactions/click": { body: browser.ClickBody, response: browser.ActionResult },
+  "POST /v1/browser/interactions/type": { body: browser.TypeBody, response: browser.ActionResult },
+  "POST /v1/browser/interactions/fill": { body: browser.FillBody, response: browser.ActionResult },
+  "POST /v1/browser/interactions/scroll": { body: browser.ScrollBody, response: browser.ActionResult },
+  "POST /v1/browser/interactions/wait": { body: browser.WaitBody, response: browser.ActionResult },
+  "POST /v1/browser/interactions/screenshot": { body: browser.ScreenshotBody, response: browser.ScreenshotResult },
+  "POST /v1/browser/interactions/extract": { body: browser.ExtractBody, response: browser.ExtractResult },
+  "POST /v1/browser/interactions/content": { body: browser.ContentBody, response: browser.ContentResult },
+  "POST /v1/browser/interactions/snapshot": { body: browser.SnapshotBody, response: browser.SnapshotResult },
 
   /** JSON-RPC 2.0 (Model Context Protocol), validated by the MCP SDK. */
   "POST /mcp": {},
