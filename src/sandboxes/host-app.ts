@@ -1,4 +1,5 @@
 import { Elysia } from "elysia";
+import type { BrowserSessionList } from "../contract/browser";
 import { AppError } from "../errors";
 import { checkEnvironment } from "../kernels/environment";
 import type { Logger } from "../log";
@@ -17,6 +18,7 @@ import {
   SeedCreateSession,
   SessionCreated,
   SessionIdParams,
+  type SessionList,
   Usage,
 } from "../contract/sessions";
 import { VERSION } from "../version";
@@ -99,8 +101,8 @@ export function createHostApp(deps: HostAppDeps) {
       response: { 200: InstaVMSessionCreated, ...errors(400, 401, 422, 429, 503) },
     })
     .get("/sessions", async () => {
-      const own = await fromEach(sessionTargets(), (api) => api.json<{ sessions: Record<string, unknown>[] }>("GET", "/sessions", undefined, 3000));
-      const inDefault = await manager.defaultTarget.json<{ sessions: Record<string, unknown>[] }>("GET", "/sessions", undefined, 3000).catch(() => ({ sessions: [] }));
+      const own = await fromEach(sessionTargets(), (api) => api.json<SessionList>("GET", "/sessions", undefined, 3000));
+      const inDefault = await manager.defaultTarget.json<SessionList>("GET", "/sessions", undefined, 3000).catch((): SessionList => ({ sessions: [] }));
       const known = new Set(manager.list().map((session) => session.id));
       return { sessions: [...inDefault.sessions, ...own.flatMap((listed) => listed.sessions.filter((session) => known.has(String(session.session_id))))] };
     })
@@ -168,7 +170,7 @@ export function createHostApp(deps: HostAppDeps) {
       { params: SessionIdParams, response: { 200: Usage, ...errors(404, 410) } },
     )
     .get("/v1/browser/sessions/", async () => {
-      const all = await fromEach([manager.defaultTarget, ...sessionTargets()], (api) => api.json<{ sessions: unknown[] }>("GET", "/v1/browser/sessions/", undefined, 3000));
+      const all = await fromEach([manager.defaultTarget, ...sessionTargets()], (api) => api.json<BrowserSessionList>("GET", "/v1/browser/sessions/", undefined, 3000));
       return { sessions: all.flatMap((listed) => listed.sessions) };
     });
 }
