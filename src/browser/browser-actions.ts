@@ -1,16 +1,18 @@
 import type { ElementHandle, Locator, Page } from "playwright-core";
-import type {
-  ClickBody,
-  ContentBody,
-  ContentResult,
-  ExtractBody,
-  FillBody,
-  NavigateBody,
-  ScreenshotBody,
-  ScrollBody,
-  SnapshotBody,
-  TypeBody,
-  WaitBody,
+import {
+  type ClickBody,
+  type ContentBody,
+  type ContentResult,
+  type ExtractBody,
+  type FillBody,
+  type NavigateBody,
+  type ScreenshotBody,
+  type ScrollBody,
+  type SnapshotBody,
+  type TypeBody,
+  type WaitBody,
+  type WaitCondition,
+  WAIT_CONDITIONS,
 } from "../contract/browser";
 import { AppError } from "../errors";
 import type { BrowserManager } from "./browser-manager";
@@ -44,9 +46,6 @@ const DEFAULT_EXTRACT_ATTRIBUTES = ["href", "src", "class", "id"];
 export const DEFAULT_SNAPSHOT_TOKENS = 3000;
 export const DEFAULT_SNAPSHOT_TEXT = 200;
 const SNAPSHOT_MAX_LINES = 50_000;
-
-export const WAIT_CONDITIONS = ["visible", "hidden", "load", "networkidle"] as const;
-export type WaitCondition = (typeof WAIT_CONDITIONS)[number];
 
 /**
  * What each browser route does, on a session's page, with Playwright failures translated into

@@ -141,7 +141,7 @@ export interface ScrollOptions {
   y?: number;
 }
 
-export type WaitCondition = "visible" | "hidden" | "load" | "networkidle";
+export type WaitCondition = Contract.WaitCondition;
 
 export interface WaitOptions extends BrowserTimeoutOption {
   selector?: string;

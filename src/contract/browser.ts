@@ -94,6 +94,13 @@ export const ScrollBody = t.Optional(
   }),
 );
 
+/**
+ * The conditions `wait` knows. The schema takes any string, so that an unknown one is the contract's
+ * 400 `INVALID_CONDITION` rather than a validation error.
+ */
+export const WAIT_CONDITIONS = ["visible", "hidden", "load", "networkidle"] as const;
+export type WaitCondition = (typeof WAIT_CONDITIONS)[number];
+
 export const WaitBody = t.Object({
   condition: t.String({ description: "visible, hidden (both need a selector), load or networkidle. Anything else: 400." }),
   session_id: sessionId,
