@@ -1,9 +1,24 @@
 import type { ElementHandle, Locator, Page } from "playwright-core";
+import {
+  type ClickBody,
+  type ContentBody,
+  type ContentResult,
+  type ExtractBody,
+  type FillBody,
+  type NavigateBody,
+  type ScreenshotBody,
+  type ScrollBody,
+  type SnapshotBody,
+  type TypeBody,
+  type WaitBody,
+  type WaitCondition,
+  WAIT_CONDITIONS,
+} from "../contract/browser";
 import { AppError } from "../errors";
 import type { BrowserManager } from "./browser-manager";
 import type { BrowserSession } from "./browser-session";
 import { imageSize } from "./image-size";
-import { contentScript, type PageContent } from "./content-script";
+import { contentScript } from "./content-script";
 import { extractElements, type ExtractedElement } from "./page-scripts";
 import { cursorLine, estimateTokens, makeCursor, refOf, sliceLines } from "./page-snapshot";
 import { resolveRef, snapshotScript, type SnapshotTree } from "./snapshot-script";
@@ -32,76 +47,6 @@ export const DEFAULT_SNAPSHOT_TOKENS = 3000;
 export const DEFAULT_SNAPSHOT_TEXT = 200;
 const SNAPSHOT_MAX_LINES = 50_000;
 
-export const WAIT_CONDITIONS = ["visible", "hidden", "load", "networkidle"] as const;
-export type WaitCondition = (typeof WAIT_CONDITIONS)[number];
-
-type SessionRef = { session_id?: string | null };
-
-export interface NavigateRequest extends SessionRef {
-  url: string;
-  wait_timeout?: number | null;
-}
-export interface ClickRequest extends SessionRef {
-  selector: string;
-  force?: boolean | null;
-  timeout?: number | null;
-}
-export interface TypeRequest extends SessionRef {
-  selector: string;
-  text: string;
-  delay?: number | null;
-  timeout?: number | null;
-}
-export interface FillRequest extends SessionRef {
-  selector: string;
-  value: string;
-  timeout?: number | null;
-}
-export interface ScrollRequest extends SessionRef {
-  selector?: string | null;
-  x?: number | null;
-  y?: number | null;
-  timeout?: number | null;
-}
-export interface WaitRequest extends SessionRef {
-  condition: string;
-  selector?: string | null;
-  timeout?: number | null;
-}
-export interface ScreenshotRequest extends SessionRef {
-  full_page?: boolean | null;
-  clip?: { x: number; y: number; width: number; height: number } | null;
-  format?: "png" | "jpeg" | null;
-  quality?: number | null;
-  timeout?: number | null;
-}
-export interface ExtractRequest extends SessionRef {
-  selector?: string | null;
-  attributes?: string[] | null;
-  limit?: number | null;
-  timeout?: number | null;
-}
-export interface ContentRequest extends SessionRef {
-  url?: string | null;
-  wait_timeout?: number | null;
-  include_interactive?: boolean | null;
-  include_anchors?: boolean | null;
-  max_anchors?: number | null;
-  max_interactive?: number | null;
-  timeout?: number | null;
-}
-
-export interface SnapshotRequest extends SessionRef {
-  /** Only this element's part of the page (a selector or `ref=`). */
-  selector?: string | null;
-  /** Only lines containing this text (case-insensitive), with their ancestors and what is under them. */
-  query?: string | null;
-  max_tokens?: number | null;
-  max_text?: number | null;
-  cursor?: string | null;
-  timeout?: number | null;
-}
-
 /**
  * What each browser route does, on a session's page, with Playwright failures translated into
  * `AppError`s (timeouts 408, missing elements 404, closed pages 410). Knows nothing of HTTP.
@@ -111,7 +56,7 @@ export class BrowserActions {
 
   constructor(private readonly manager: BrowserManager) {}
 
-  async navigate(request: NavigateRequest) {
+  async navigate(request: NavigateBody) {
     const url = checkURL(request.url);
     const session = await this.manager.resolve(request.session_id);
     const timeout = request.wait_timeout ?? DEFAULT_TIMEOUT_MS;
@@ -128,7 +73,7 @@ export class BrowserActions {
     });
   }
 
-  async click(request: ClickRequest) {
+  async click(request: ClickBody) {
     const session = await this.manager.resolve(request.session_id);
     const timeout = request.timeout ?? DEFAULT_TIMEOUT_MS;
     return this.onElement(session, "click", request.selector, timeout, async (element) => {
@@ -141,7 +86,7 @@ export class BrowserActions {
    * Key by key, `delay` ms apart. `timeout` is for finding the element; the typing itself (the delay
    * plus an allowance for each key's round trip to the page) is added to it.
    */
-  async type(request: TypeRequest) {
+  async type(request: TypeBody) {
     const delay = request.delay ?? DEFAULT_TYPE_DELAY_MS;
     const keys = [...request.text].length;
     if (keys > MAX_TYPED_KEYS || keys * delay > MAX_TYPING_MS) {
@@ -158,7 +103,7 @@ export class BrowserActions {
     });
   }
 
-  async fill(request: FillRequest) {
+  async fill(request: FillBody) {
     const session = await this.manager.resolve(request.session_id);
     const timeout = request.timeout ?? DEFAULT_TIMEOUT_MS;
     return this.onElement(session, "fill", request.selector, timeout, async (element) => {
@@ -168,7 +113,7 @@ export class BrowserActions {
   }
 
   /** With a selector: scrolls it into view. Else to the absolute position (x, y); with neither, down by one screen. */
-  async scroll(request: ScrollRequest) {
+  async scroll(request: ScrollBody) {
     const session = await this.manager.resolve(request.session_id);
     const timeout = request.timeout ?? DEFAULT_TIMEOUT_MS;
     const position = (page: Page) => page.evaluate(() => ({ x: window.scrollX, y: window.scrollY }));
@@ -185,7 +130,7 @@ export class BrowserActions {
     });
   }
 
-  async wait(request: WaitRequest) {
+  async wait(request: WaitBody) {
     const condition = request.condition as WaitCondition;
     if (!WAIT_CONDITIONS.includes(condition)) {
       throw new AppError("INVALID_CONDITION", `Unknown wait condition ${JSON.stringify(request.condition)}; use one of ${WAIT_CONDITIONS.join(", ")}.`);
@@ -205,7 +150,7 @@ export class BrowserActions {
   }
 
   /** `quality` applies to JPEG and is ignored for PNG (clients send it either way); `clip` overrides `full_page`. */
-  async screenshot(request: ScreenshotRequest) {
+  async screenshot(request: ScreenshotBody) {
     const format = request.format ?? "png";
     const session = await this.manager.resolve(request.session_id);
     const timeout = request.timeout ?? DEFAULT_TIMEOUT_MS;
@@ -222,7 +167,7 @@ export class BrowserActions {
     });
   }
 
-  async extract(request: ExtractRequest) {
+  async extract(request: ExtractBody) {
     const session = await this.manager.resolve(request.session_id);
     const selector = request.selector || DEFAULT_EXTRACT_SELECTOR;
     const attributes = request.attributes?.length ? request.attributes : DEFAULT_EXTRACT_ATTRIBUTES;
@@ -238,7 +183,7 @@ export class BrowserActions {
     });
   }
 
-  async pageContent(request: ContentRequest): Promise<PageContent & { extraction_time: number; session_id: string }> {
+  async pageContent(request: ContentBody): Promise<ContentResult> {
     const url = request.url ? checkURL(request.url) : undefined;
     const session = await this.manager.resolve(request.session_id);
     if (url) await this.navigate({ url, session_id: session.id, wait_timeout: request.wait_timeout });
@@ -262,7 +207,7 @@ export class BrowserActions {
    * ref (`ref=e12` works wherever a selector does), at most `max_tokens` long; `cursor` reads on in
    * the same snapshot without touching the page.
    */
-  async snapshot(request: SnapshotRequest) {
+  async snapshot(request: SnapshotBody) {
     const session = await this.manager.resolve(request.session_id);
     const maxTokens = request.max_tokens ?? DEFAULT_SNAPSHOT_TOKENS;
     if (request.cursor) {

@@ -1,3 +1,4 @@
+import type { ContentResult } from "../contract/browser";
 import { pageFunction, type PageHelpers } from "./page-scripts";
 
 /**
@@ -12,42 +13,22 @@ export interface ContentOptions {
   maxInteractive: number;
 }
 
-export interface InteractiveElement {
-  text: string;
-  selector: string;
-  interactive_type: string;
-  tag: string;
+/**
+ * An interactive element as `content` reports it: the contract's fields, and the extra ones its schema
+ * allows (`additionalProperties`) for some kinds of element.
+ */
+export type InteractiveElement = ContentResult["interactive_elements"][number] & {
   href?: string;
   input_type?: string;
   name?: string;
   placeholder?: string;
   disabled?: boolean;
-}
+};
 
-export interface ContentAnchor {
-  text: string;
-  selector: string;
-  length: number;
-  tag: string;
-}
+export type ContentAnchor = ContentResult["content_anchors"][number];
 
-export interface PageContent {
-  url: string;
-  title: string;
-  readable_content: {
-    title: string;
-    byline: string | null;
-    content: string;
-    excerpt: string | null;
-    site_name: string | null;
-    lang: string | null;
-    word_count: number;
-    length: number;
-    is_article: boolean;
-  };
-  interactive_elements: InteractiveElement[];
-  content_anchors: ContentAnchor[];
-}
+/** What the page script computes: the contract's answer but for what the server adds (timing, session). */
+export type PageContent = Omit<ContentResult, "interactive_elements" | "extraction_time" | "session_id"> & { interactive_elements: InteractiveElement[] };
 
 /**
  * The page as an agent wants it, computed on the live DOM: Readability's article (run on a clone of

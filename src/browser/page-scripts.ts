@@ -1,3 +1,5 @@
+import type { ExtractResult } from "../contract/browser";
+
 /**
  * Code that runs inside the page. Each function here is serialised with `Function.prototype.toString`
  * and evaluated by Chromium, so it may use only its parameters and browser globals: no imports and no
@@ -87,7 +89,7 @@ return (${main}).apply(this, [helpers, ...arguments]);`;
 }
 
 /** One element as `extract` reports it. */
-export type ExtractedElement = { tagName: string; text: string; selector: string | null } & Record<string, string | null>;
+export type ExtractedElement = ExtractResult["elements"][number] & Record<string, string | null>;
 
 /** For `locator.evaluateAll`: tag, text, unique selector and the requested attributes of each element. */
 export const extractElements = pageFunction(

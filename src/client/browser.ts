@@ -1,3 +1,4 @@
+import type * as Contract from "../contract";
 import type {
   BrowserActionResult,
   BrowserSessionInfo,
@@ -23,20 +24,26 @@ export type BrowserCall = <T>(method: string, path: string, what: string, json?:
 const SLACK_MS = 15_000;
 const deadline = (timeout: number | undefined) => (timeout ?? 30_000) + SLACK_MS;
 
+/** The interactions of the contract: `"navigate"`, `"click"`, ... (`POST /v1/browser/interactions/{action}`). */
+type Interaction = Contract.Route extends infer R ? (R extends `POST /v1/browser/interactions/${infer Action}` ? Action : never) : never;
+type InteractionRoute<A extends Interaction> = Extract<`POST /v1/browser/interactions/${A}`, Contract.Route>;
+/** What an interaction takes besides `session_id`, which the session or the manager fills in. */
+type InteractionBody<A extends Interaction> = Omit<Contract.BodyOf<InteractionRoute<A>>, "session_id">;
+
 /** Interactions shared by a session and the manager's default-session shortcuts. */
 abstract class BrowserActions {
   protected abstract readonly call: BrowserCall;
   /** The session the next interaction targets (the manager creates its default one on demand). */
   protected abstract target(): Promise<string | undefined>;
 
-  protected async interact<T = BrowserActionResult>(action: string, body: Record<string, unknown>, timeout?: number): Promise<T> {
+  protected async interact<A extends Interaction>(action: A, body: InteractionBody<A>, timeout?: number): Promise<Contract.ResponseOf<InteractionRoute<A>>> {
     const sessionId = await this.target();
-    return this.call<T>("POST", `/v1/browser/interactions/${action}`, `Browser ${action}`, { session_id: sessionId, ...body }, deadline(timeout));
+    return this.call("POST", `/v1/browser/interactions/${action}`, `Browser ${action}`, { session_id: sessionId, ...body }, deadline(timeout));
   }
 
   /** Opens `url` and waits for it to load (`waitTimeout` in milliseconds). */
   navigate(url: string, options: { waitTimeout?: number } = {}): Promise<NavigateResult> {
-    return this.interact<NavigateResult>("navigate", { url, wait_timeout: options.waitTimeout ?? 30_000 }, options.waitTimeout);
+    return this.interact("navigate", { url, wait_timeout: options.waitTimeout ?? 30_000 }, options.waitTimeout);
   }
 
   /** Clicks the first element matching `selector`; a selector matching nothing is `ElementNotFoundError`. */
@@ -67,7 +74,7 @@ abstract class BrowserActions {
 
   /** A screenshot as base64 (PNG unless `format: "jpeg"`). */
   async screenshot(options: ScreenshotOptions = {}): Promise<string> {
-    const result = await this.interact<{ screenshot: string }>("screenshot", {
+    const result = await this.interact("screenshot", {
       full_page: options.fullPage ?? true,
       clip: options.clip,
       format: options.format ?? "png",
@@ -78,7 +85,7 @@ abstract class BrowserActions {
 
   /** The elements matching `selector`, with their text and the requested attributes. */
   async extractElements(selector?: string, attributes?: string[]): Promise<ExtractedElement[]> {
-    const result = await this.interact<{ elements: ExtractedElement[] }>("extract", { selector, attributes });
+    const result = await this.interact("extract", { selector, attributes });
     return result.elements;
   }
 
@@ -90,7 +97,7 @@ abstract class BrowserActions {
    * await browser.click(`ref=${ref}`);
    */
   snapshot(options: SnapshotOptions = {}): Promise<PageSnapshot> {
-    return this.interact<PageSnapshot>(
+    return this.interact(
       "snapshot",
       { selector: options.selector, query: options.query, max_tokens: options.maxTokens, max_text: options.maxText, cursor: options.cursor, timeout: options.timeout },
       options.timeout,
@@ -99,7 +106,7 @@ abstract class BrowserActions {
 
   /** The page's readable text, interactive elements (with selectors usable in `click`/`fill`) and content anchors. */
   extractContent(options: ExtractContentOptions = {}): Promise<PageContent> {
-    return this.interact<PageContent>("content", {
+    return this.interact("content", {
       url: options.url,
       include_interactive: options.includeInteractive ?? true,
       include_anchors: options.includeAnchors ?? true,
@@ -170,12 +177,12 @@ export class BrowserManager extends BrowserActions {
 
   /** Opens a new browser session. */
   async createSession(options: BrowserSessionOptions = {}): Promise<BrowserSession> {
-    const created = await this.call<{ session_id: string }>("POST", "/v1/browser/sessions/", "Creating a browser session", {
+    const created = await this.call<Contract.BrowserSessionCreated>("POST", "/v1/browser/sessions/", "Creating a browser session", {
       viewport_width: options.viewportWidth ?? 1920,
       viewport_height: options.viewportHeight ?? 1080,
       user_agent: options.userAgent,
       sandbox_id: options.sandboxId,
-    });
+    } satisfies Contract.CreateBrowserSessionBody);
     const session = new BrowserSession(created.session_id, this.call, (closed) => {
       this.open.delete(closed);
       if (closed === this.defaultResolved) this.forgetDefault();
@@ -186,7 +193,7 @@ export class BrowserManager extends BrowserActions {
 
   /** Every browser session open on the server. */
   async listSessions(): Promise<BrowserSessionInfo[]> {
-    const listed = await this.call<{ sessions: BrowserSessionInfo[] }>("GET", "/v1/browser/sessions/", "Listing browser sessions");
+    const listed = await this.call<Contract.BrowserSessionList>("GET", "/v1/browser/sessions/", "Listing browser sessions");
     return listed.sessions;
   }
 
@@ -224,7 +231,7 @@ export class BrowserManager extends BrowserActions {
         include_interactive: options.includeInteractive ?? true,
         include_anchors: options.includeAnchors ?? true,
         max_anchors: options.maxAnchors ?? 50,
-      }, deadline(undefined));
+      } satisfies Contract.ContentBody, deadline(undefined));
     }
     return super.extractContent(options);
   }

@@ -1,3 +1,4 @@
+import type * as Contract from "../contract";
 import { BrowserManager, type BrowserCall } from "./browser";
 import { CodeRunnerError, SessionError, TimeoutError } from "./errors";
 import type { HTTPTransport, RequestOptions } from "./http";
@@ -9,6 +10,8 @@ import type {
   ExecutionResult,
   FileListing,
   FileOptions,
+  Health,
+  SandboxEntry,
   SessionInfo,
   SessionOptions,
   StreamEvent,
@@ -104,7 +107,7 @@ export abstract class SandboxClient {
     return id;
   }
 
-  private executeBody(code: string, options: ExecuteOptions, sessionId: string) {
+  private executeBody(code: string, options: ExecuteOptions, sessionId: string): Contract.ExecuteBody {
     return { command: code, language: options.language ?? "python", timeout: options.timeout, session_id: sessionId };
   }
 
@@ -113,7 +116,7 @@ export abstract class SandboxClient {
   }
 
   /** The server's `GET /health`. */
-  health(): Promise<{ status: string; version: string; [extra: string]: unknown }> {
+  health(): Promise<Health> {
     return this.request("GET", "/health", { what: "Health check", timeoutMs: 10_000 });
   }
 
@@ -197,7 +200,7 @@ export abstract class SandboxClient {
 
   /** Starts a new session and makes it the client's current one. */
   async startSession(options: SessionOptions = {}): Promise<string> {
-    const created = await this.request<{ session_id: string }>("POST", "/v1/sessions/session", {
+    const created = await this.request<Contract.InstaVMSessionCreated>("POST", "/v1/sessions/session", {
       what: "Creating a session",
       json: {
         ...this.sessionCreateExtras(),
@@ -208,7 +211,7 @@ export abstract class SandboxClient {
         vcpu_count: options.vcpuCount,
         allow_internet_access: options.allowInternetAccess,
         disk_mb: options.diskMb,
-      },
+      } satisfies Contract.CreateSessionBody,
     });
     this.sessionId = created.session_id;
     this.ownedSessions.add(created.session_id);
@@ -249,15 +252,15 @@ export abstract class SandboxClient {
   }
 
   /** Kills a session (default: the current one) at once, as the InstaVM SDK's `kill`. */
-  async kill(sessionId?: string): Promise<{ success: boolean; session_id: string }> {
+  async kill(sessionId?: string): Promise<Contract.Killed> {
     const id = this.requireSession(sessionId, "Killing the session");
     this.forget(id);
-    return this.request("POST", "/kill", { what: "Killing the session", json: { session_id: id } });
+    return this.request("POST", "/kill", { what: "Killing the session", json: { session_id: id } satisfies Contract.KillBody });
   }
 
   /** Sessions on the server (InstaVM's `list`), optionally filtered by metadata values. */
-  async listSessions(options: { limit?: number; metadata?: Record<string, unknown> } = {}): Promise<Record<string, unknown>[]> {
-    const listed = await this.request<Record<string, unknown>[] | { sandboxes: Record<string, unknown>[] }>("GET", "/v1/sessions/sandboxes", {
+  async listSessions(options: { limit?: number; metadata?: Record<string, unknown> } = {}): Promise<SandboxEntry[]> {
+    const listed = await this.request<SandboxEntry[] | { sandboxes: SandboxEntry[] }>("GET", "/v1/sessions/sandboxes", {
       what: "Listing sessions",
       query: { limit: options.limit, metadata: options.metadata ? JSON.stringify(options.metadata) : undefined },
     });
@@ -284,9 +287,9 @@ export abstract class SandboxClient {
   /** Reads a file from the sandbox. */
   async downloadFile(filename: string, options: FileOptions = {}): Promise<DownloadedFile> {
     const sessionId = await this.session(options.sessionId);
-    const answer = await this.request<{ filename: string; content: string; size: number }>("POST", "/download", {
+    const answer = await this.request<Contract.Downloaded>("POST", "/download", {
       what: "Downloading a file",
-      json: { filename, session_id: sessionId },
+      json: { filename, session_id: sessionId } satisfies Contract.DownloadBody,
       signal: options.signal,
       timeoutMs: CALL_TIMEOUT_MS * 5,
     });

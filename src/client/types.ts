@@ -1,12 +1,16 @@
 /**
  * Types of the SDK's calls and results. Results keep the wire contract's field names
  * (`stdout`, `execution_time`, `session_id`, ...) exactly as the server sends them — the same names the
- * Python SDKs read — while method names and options are camelCase.
+ * Python SDKs read — while method names and options are camelCase. Every result type is the type of
+ * its contract schema (`src/contract`), imported as a type only: no schema code enters the SDK.
  */
 
-import type { ExecutionResult as ExecutionResultSchema } from "../server/models/execute";
+import type * as Contract from "../contract";
 
-export type Language = "python" | "bash" | "shell" | "sh";
+export type Language = Contract.Language;
+
+/** `GET /health`: status and version, and whatever the server's components report. */
+export type Health = Contract.Health & { [extra: string]: unknown };
 
 /** Options of `execute`, `executeAsync` and `executeStream`. */
 export interface ExecuteOptions {
@@ -21,35 +25,19 @@ export interface ExecuteOptions {
 }
 
 /** A Python exception raised by the user's code. */
-export type RunError = NonNullable<ExecutionResult["error"]>;
+export type RunError = Contract.RunError;
 
 /** One rich output (`display_data` / `execute_result`) keyed by MIME type, e.g. `image/png` (base64). */
 export type RichResult = ExecutionResult["results"][number];
 
-/** What `POST /execute` answers; also the final event of a stream. Defined once, by the server's schema. */
-export type ExecutionResult = typeof ExecutionResultSchema.static;
+/** What `POST /execute` answers; also the final event of a stream. */
+export type ExecutionResult = Contract.ExecutionResult;
 
 /** `POST /execute_async`. */
-export interface AsyncTask {
-  task_id: string;
-  status: string;
-  [extra: string]: unknown;
-}
+export type AsyncTask = Contract.TaskSubmitted;
 
-/** `GET /v1/executions/{task_id}`. */
-export interface TaskResult {
-  task_id: string;
-  status: string;
-  is_complete: boolean;
-  serialized_stdout: string;
-  serialized_stderr: string;
-  execution_time: number | null;
-  cpu_time: number | null;
-  created_at: string;
-  /** The full `/execute` result once complete, when the server includes it. */
-  result?: ExecutionResult | null;
-  [extra: string]: unknown;
-}
+/** `GET /v1/executions/{task_id}`; `result` is the full `/execute` result once complete. */
+export type TaskResult = Contract.TaskView;
 
 export interface TaskWaitOptions {
   /** Seconds between polls (default 0.25). */
@@ -85,22 +73,13 @@ export interface SessionOptions {
 }
 
 /** `GET /v1/sessions/status/{id}`. */
-export interface SessionInfo {
-  session_id: string;
-  status: string;
-  vm_status: string;
-  [extra: string]: unknown;
-}
+export type SessionInfo = Contract.SessionInfo;
 
 /** `GET /v1/sessions/usage/{id}`. */
-export interface Usage {
-  session_id: string;
-  cpu_seconds: number | null;
-  memory_bytes: number | null;
-  executions: number;
-  uptime_seconds: number;
-  [extra: string]: unknown;
-}
+export type Usage = Contract.Usage;
+
+/** One entry of `listSessions()` (`GET /v1/sessions/sandboxes`). */
+export type SandboxEntry = Contract.SandboxEntry;
 
 /** Content accepted by `uploadFile`: text, bytes, or a Blob/File. */
 export type UploadContent = string | Uint8Array | ArrayBuffer | Blob;
@@ -110,18 +89,11 @@ export interface FileOptions {
   signal?: AbortSignal;
 }
 
-export interface UploadResult {
-  success: boolean;
-  path: string;
-  size: number;
-  [extra: string]: unknown;
-}
+/** `POST /upload`. */
+export type UploadResult = Contract.Uploaded;
 
 /** `GET /files`: a directory of the sandbox's file area. */
-export interface FileListing {
-  path: string;
-  entries: { name: string; path: string; type: "file" | "directory" | "symlink" | "other"; size: number; modified_at: string }[];
-}
+export type FileListing = Contract.Listing;
 
 /** A file read back from the sandbox. */
 export interface DownloadedFile {
@@ -142,25 +114,12 @@ export interface BrowserSessionOptions {
   sandboxId?: string;
 }
 
-export interface BrowserSessionInfo {
-  session_id: string;
-  viewport?: { width: number; height: number };
-  user_agent?: string | null;
-  status?: string;
-  [extra: string]: unknown;
-}
+export type BrowserSessionInfo = Contract.BrowserSessionInfo;
 
-/** Answer of a browser interaction (`navigate`, `click`, ...). */
-export interface BrowserActionResult {
-  success: boolean;
-  status?: string;
-  [extra: string]: unknown;
-}
+/** Answer of a browser interaction (`click`, `fill`, ...); the server may add fields (`selector`, `condition`). */
+export type BrowserActionResult = Contract.ActionResult & { [extra: string]: unknown };
 
-export interface NavigateResult extends BrowserActionResult {
-  url: string;
-  title: string;
-}
+export type NavigateResult = Contract.NavigateResult;
 
 /** Milliseconds, like the contract's browser timeouts. */
 export interface BrowserTimeoutOption {
@@ -182,7 +141,7 @@ export interface ScrollOptions {
   y?: number;
 }
 
-export type WaitCondition = "visible" | "hidden" | "load" | "networkidle";
+export type WaitCondition = Contract.WaitCondition;
 
 export interface WaitOptions extends BrowserTimeoutOption {
   selector?: string;
@@ -190,16 +149,13 @@ export interface WaitOptions extends BrowserTimeoutOption {
 
 export interface ScreenshotOptions {
   fullPage?: boolean;
-  clip?: { x: number; y: number; width: number; height: number };
-  format?: "png" | "jpeg";
+  clip?: NonNullable<Contract.ScreenshotBody["clip"]>;
+  format?: NonNullable<Contract.ScreenshotBody["format"]>;
   quality?: number;
 }
 
-export interface ExtractedElement {
-  tagName: string;
-  text: string;
-  [attribute: string]: unknown;
-}
+/** One element of `extractElements`: tag, text, selector, and each attribute asked for. */
+export type ExtractedElement = Contract.ExtractResult["elements"][number] & { [attribute: string]: unknown };
 
 export interface ExtractContentOptions {
   /** Navigate here first (the SDK's local mode calls `content` with a url and no session). */
@@ -225,27 +181,7 @@ export interface SnapshotOptions {
 }
 
 /** The page as a short text tree; refs (`[ref=e12]`) work as `"ref=e12"` wherever a selector does. */
-export interface PageSnapshot {
-  url: string;
-  /** Null when reading on with a cursor. */
-  title: string | null;
-  snapshot: string;
-  tokens: number;
-  total_tokens: number;
-  lines: { from: number; to: number; total: number };
-  /** Pass it back as `cursor` for the next part; null at the end. */
-  cursor: string | null;
-  refs: number | null;
-  incomplete: boolean;
-  session_id: string;
-}
+export type PageSnapshot = Contract.SnapshotResult;
 
-export interface PageContent {
-  url: string;
-  title: string;
-  readable_content: { title: string; byline: string | null; content: string; word_count: number; length: number; [extra: string]: unknown };
-  interactive_elements: { text: string; selector: string; interactive_type: string; [extra: string]: unknown }[];
-  content_anchors: { text: string; selector: string; length: number; [extra: string]: unknown }[];
-  extraction_time: number;
-  [extra: string]: unknown;
-}
+/** `extractContent()`: the readable text, interactive elements and content anchors of the page. */
+export type PageContent = Contract.ContentResult;

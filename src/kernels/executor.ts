@@ -1,5 +1,5 @@
 import { AppError } from "../errors";
-import type { ExecutionResult as ExecutionResultSchema } from "../server/models/execute";
+import type { ExecutionResult, Language } from "../contract/execute";
 import { OutputCollector, type OutputListener } from "./output";
 import type { KernelRunOutcome, KernelRunStatus } from "./python-kernel";
 import type { Session, SessionStore } from "./session-store";
@@ -10,7 +10,8 @@ import type { Session, SessionStore } from "./session-store";
  * result (`status`, `stderr` sentences, `error`).
  */
 
-export type Language = "python" | "bash" | "shell" | "sh";
+/** The contract's types, re-exported for the engine's callers. */
+export type { ExecutionResult, Language };
 
 export interface ExecuteRequest {
   command: string;
@@ -19,9 +20,6 @@ export interface ExecuteRequest {
   timeout?: number;
   session_id?: string | null;
 }
-
-/** What a run answers: the wire object of `POST /execute`, defined once by its schema. */
-export type ExecutionResult = typeof ExecutionResultSchema.static;
 
 export interface ExecutorOptions {
   sessions: SessionStore;

@@ -2,8 +2,8 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Executor } from "../kernels/executor";
 import type { SessionStore } from "../kernels/session-store";
-import { checkCode } from "../server/routes/execute";
-import { checkEnvironment } from "../server/routes/sessions";
+import { checkCode } from "../kernels/code-check";
+import { checkEnvironment } from "../kernels/environment";
 import { callTool, failure, findTool, jsonSchemaOf, toolsFor, type BrowserPort, type PageContent, type PageView, type ToolAnswer, type ToolBackend } from "../tools";
 
 /**

@@ -1,12 +1,26 @@
-import { Elysia, t } from "elysia";
+import { Elysia } from "elysia";
+import type { BrowserSessionList } from "../contract/browser";
 import { AppError } from "../errors";
+import { checkEnvironment } from "../kernels/environment";
 import type { Logger } from "../log";
 import { apiKeyGuard } from "../server/auth";
 import { bodyParsing, errorHandling } from "../server/http-errors";
-import { checkEnvironment } from "../server/routes/sessions";
 import { matchesMetadata, parseMetadataFilter, sandboxEntry } from "../server/sandbox-list";
-import { errors, Success } from "../server/models/common";
-import { CreateSessionBody, KillBody, SandboxEntry, SandboxesQuery, SeedCreateSession, SessionIdParams, Usage } from "../server/models/sessions";
+import { errors, Success } from "../contract/common";
+import {
+  CreateSessionBody,
+  InstaVMSessionCreated,
+  KillBody,
+  Killed,
+  SandboxEntry,
+  SandboxesQuery,
+  SandboxList,
+  SeedCreateSession,
+  SessionCreated,
+  SessionIdParams,
+  type SessionList,
+  Usage,
+} from "../contract/sessions";
 import { VERSION } from "../version";
 import type { SandboxManager, SessionRequest, SessionSandbox } from "./manager";
 import type { SandboxAPI } from "./sandbox-api";
@@ -80,15 +94,15 @@ export function createHostApp(deps: HostAppDeps) {
     })
     .post("/sessions", async ({ body }) => ({ session_id: (await create({ language: body?.language })).id }), {
       body: SeedCreateSession,
-      response: { 200: t.Object({ session_id: t.String() }), ...errors(400, 422, 429, 503) },
+      response: { 200: SessionCreated, ...errors(400, 422, 429, 503) },
     })
     .post("/v1/sessions/session", async ({ body }) => ({ session_id: (await create(body ?? undefined)).id, status: "active" }), {
       body: CreateSessionBody,
-      response: { 200: t.Object({ session_id: t.String(), status: t.String() }), ...errors(400, 401, 422, 429, 503) },
+      response: { 200: InstaVMSessionCreated, ...errors(400, 401, 422, 429, 503) },
     })
     .get("/sessions", async () => {
-      const own = await fromEach(sessionTargets(), (api) => api.json<{ sessions: Record<string, unknown>[] }>("GET", "/sessions", undefined, 3000));
-      const inDefault = await manager.defaultTarget.json<{ sessions: Record<string, unknown>[] }>("GET", "/sessions", undefined, 3000).catch(() => ({ sessions: [] }));
+      const own = await fromEach(sessionTargets(), (api) => api.json<SessionList>("GET", "/sessions", undefined, 3000));
+      const inDefault = await manager.defaultTarget.json<SessionList>("GET", "/sessions", undefined, 3000).catch((): SessionList => ({ sessions: [] }));
       const known = new Set(manager.list().map((session) => session.id));
       return { sessions: [...inDefault.sessions, ...own.flatMap((listed) => listed.sessions.filter((session) => known.has(String(session.session_id))))] };
     })
@@ -106,7 +120,7 @@ export function createHostApp(deps: HostAppDeps) {
         await close(body.session_id);
         return { success: true, session_id: body.session_id };
       },
-      { body: KillBody, response: { 200: t.Object({ success: t.Boolean(), session_id: t.String() }), ...errors(404, 410, 422) } },
+      { body: KillBody, response: { 200: Killed, ...errors(404, 410, 422) } },
     )
     .get(
       "/v1/sessions/sandboxes",
@@ -118,7 +132,7 @@ export function createHostApp(deps: HostAppDeps) {
         );
         return [...inDefault, ...own].filter((entry) => matchesMetadata(entry.metadata, filter)).slice(0, query.limit ?? undefined);
       },
-      { query: SandboxesQuery, response: { 200: t.Array(SandboxEntry), ...errors(400, 422) } },
+      { query: SandboxesQuery, response: { 200: SandboxList, ...errors(400, 422) } },
     )
     .get(
       "/v1/sessions/usage/:id",
@@ -156,7 +170,7 @@ export function createHostApp(deps: HostAppDeps) {
       { params: SessionIdParams, response: { 200: Usage, ...errors(404, 410) } },
     )
     .get("/v1/browser/sessions/", async () => {
-      const all = await fromEach([manager.defaultTarget, ...sessionTargets()], (api) => api.json<{ sessions: unknown[] }>("GET", "/v1/browser/sessions/", undefined, 3000));
+      const all = await fromEach([manager.defaultTarget, ...sessionTargets()], (api) => api.json<BrowserSessionList>("GET", "/v1/browser/sessions/", undefined, 3000));
       return { sessions: all.flatMap((listed) => listed.sessions) };
     });
 }

@@ -1,3 +1,4 @@
+import type { CreateSessionBody, InstaVMSessionCreated, SessionInfo, SessionList } from "../contract/sessions";
 import { AppError, messageOf } from "../errors";
 import type { Logger } from "../log";
 import type { SandboxBackend, SandboxHandle, SandboxLimits, SandboxSpec } from "./backend";
@@ -253,10 +254,10 @@ export class SandboxManager {
   /** Opens the session inside its sandbox and registers it. */
   private async claim(sandbox: SandboxHandle, request: SessionRequest): Promise<SessionSandbox> {
     const api = new SandboxAPI(sandbox.address!, this.fetch);
-    const created = await api.json<{ session_id: string }>(
+    const created = await api.json<InstaVMSessionCreated>(
       "POST",
       "/v1/sessions/session",
-      { env: request.env, metadata: request.metadata, vm_lifetime_seconds: request.lifetimeSeconds, language: request.language },
+      { env: request.env, metadata: request.metadata, vm_lifetime_seconds: request.lifetimeSeconds, language: request.language } satisfies CreateSessionBody,
       this.options.readyTimeoutSeconds * 1000,
     );
     const now = this.clock();
@@ -371,7 +372,7 @@ export class SandboxManager {
         continue;
       }
       const api = new SandboxAPI(handle.address, this.fetch);
-      const listed = await api.json<{ sessions: { session_id: string; created_at: string; last_used_at: string; end_at: string | null; metadata: Record<string, unknown> }[] }>("GET", "/sessions", undefined, 5000).catch(() => undefined);
+      const listed = await api.json<SessionList>("GET", "/sessions", undefined, 5000).catch(() => undefined);
       const own = listed?.sessions.find((session) => session.session_id !== DEFAULT_ID);
       if (own) {
         this.sessions.set(own.session_id, {
@@ -414,7 +415,7 @@ export class SandboxManager {
       }
       if (session.inflight > 0 || now - session.lastUsed < idleMs) continue;
       // Idle as far as the host saw; the sandbox may still be running an async task.
-      const info = await session.api.json<{ pending_runs?: number; last_used_at?: string }>("GET", `/sessions/${session.id}`, undefined, 5000).catch((error) =>
+      const info = await session.api.json<Partial<SessionInfo>>("GET", `/sessions/${session.id}`, undefined, 5000).catch((error) =>
         error instanceof SandboxUnreachable ? undefined : null,
       );
       if (info === undefined) {

@@ -1,5 +1,6 @@
 import { AppError, isAppError } from "../errors";
-import type { ExecutionResult, RunControls } from "../kernels/executor";
+import type { ExecutionResult } from "../contract/execute";
+import type { RunControls } from "../kernels/executor";
 
 /**
  * A run's output as Server-Sent Events. SSE rather than NDJSON because every ecosystem has a parser

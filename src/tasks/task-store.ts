@@ -1,5 +1,5 @@
 import { AppError, messageOf } from "../errors";
-import type { ExecutionResult } from "../kernels/executor";
+import type { ExecutionResult } from "../contract/execute";
 import type { OutputEvent } from "../kernels/output";
 import { type Logger, silentLogger } from "../log";
 import { SweepLoop, sweepInterval } from "../sessions/registry";

@@ -1,10 +1,11 @@
 import type { ErrorCode } from "../errors";
-import type { ExecutionResult } from "../kernels/executor";
+import type { ExecutionResult } from "../contract/execute";
+import type { TaskStatus } from "../contract/tasks";
 import type { TaskRow } from "./task-database";
 
 /** An async task (`POST /execute_async`) as the server holds it, and its row in the task database. */
 
-export type TaskStatus = "queued" | "running" | "completed" | "failed" | "timeout" | "cancelled";
+export type { TaskStatus };
 
 /** A failure of the run itself (not of the user's code), as `{detail, code}`. */
 export interface TaskFailure {

@@ -1,8 +1,8 @@
 import type { TObject, TProperties, Static } from "@sinclair/typebox";
-import type { ExecutionResult as ExecutionResultSchema } from "../server/models/execute";
+import type { ExecutionResult as ContractExecutionResult } from "../contract/execute";
 
 /** A finished run, as the execute route answers it. */
-export type ExecutionResult = typeof ExecutionResultSchema.static;
+export type ExecutionResult = ContractExecutionResult;
 
 /**
  * What one CodeRunner tool is, independent of who offers it: its name, the old names it still answers

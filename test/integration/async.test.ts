@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runsAndFilesFeature } from "../../src/tasks/feature";
+import { runsAndFilesFeature } from "../../src/server/features/runs-and-files";
 import { startTestServer } from "../helpers/server";
 
 let server: Awaited<ReturnType<typeof startTestServer>>;

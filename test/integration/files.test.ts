@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { runsAndFilesFeature } from "../../src/tasks/feature";
+import { runsAndFilesFeature } from "../../src/server/features/runs-and-files";
 import { startTestServer } from "../helpers/server";
 
 const MiB = 1024 * 1024;

@@ -1,12 +1,14 @@
-import { Elysia, t } from "elysia";
+import { Elysia } from "elysia";
 import type { BrowserActions } from "../../browser/browser-actions";
 import type { BrowserManager } from "../../browser/browser-manager";
 import type { BrowserSession } from "../../browser/browser-session";
 import type { SessionStore } from "../../kernels/session-store";
-import { errors, Success } from "../models/common";
+import { errors, Success } from "../../contract/common";
 import {
   ActionResult,
+  BrowserSessionCreated,
   BrowserSessionInfo,
+  BrowserSessionList,
   BrowserSessionParams,
   ClickBody,
   ContentBody,
@@ -24,7 +26,7 @@ import {
   SnapshotResult,
   TypeBody,
   WaitBody,
-} from "../models/browser";
+} from "../../contract/browser";
 
 function info(session: BrowserSession): typeof BrowserSessionInfo.static {
   return {
@@ -61,11 +63,11 @@ export function browserRoutes(manager: BrowserManager, actions: BrowserActions, 
   };
   const createOptions = {
     body: CreateBrowserSessionBody,
-    response: { 200: t.Object({ session_id: t.String() }), ...errors(400, 404, 422, 429, 503) },
+    response: { 200: BrowserSessionCreated, ...errors(400, 404, 422, 429, 503) },
     detail: { tags, summary: "Create a browser session (its own cookies and storage)" },
   };
   const listSessions = () => ({ sessions: manager.list().map(info) });
-  const listOptions = { response: t.Object({ sessions: t.Array(BrowserSessionInfo) }), detail: { tags, summary: "List browser sessions" } };
+  const listOptions = { response: BrowserSessionList, detail: { tags, summary: "List browser sessions" } };
   const element = errors(400, 404, 408, 410, 422);
 
   return (

@@ -3,8 +3,8 @@ import { base64JSONResponse } from "../../files/base64-download";
 import type { FileService } from "../../files/file-service";
 import { receiveMultipart } from "../../files/multipart-upload";
 import type { SessionStore } from "../../kernels/session-store";
-import { errors } from "../models/common";
-import { DownloadBody, Downloaded, Listing, ListQuery, Uploaded } from "../models/files";
+import { errors } from "../../contract/common";
+import { DownloadBody, Downloaded, Listing, ListQuery, UploadForm, Uploaded } from "../../contract/files";
 
 export interface FileRoutesOptions {
   files: FileService;
@@ -40,16 +40,7 @@ export function fileRoutes(options: FileRoutesOptions) {
           requestBody: {
             content: {
               "multipart/form-data": {
-                schema: {
-                  type: "object",
-                  required: ["file"],
-                  properties: {
-                    file: { type: "string", format: "binary" },
-                    remote_path: { type: "string" },
-                    session_id: { type: "string" },
-                    recursive: { type: "string", enum: ["true", "false"] },
-                  },
-                },
+                schema: UploadForm,
               },
             },
           },

@@ -1,11 +1,24 @@
-import { Elysia, t } from "elysia";
+import { Elysia } from "elysia";
 import type { ProcessFacts } from "../../confinement/run-processes";
-import { AppError } from "../../errors";
+import { checkEnvironment } from "../../kernels/environment";
 import { commandLine, cpuSeconds, rssBytes } from "../../kernels/proc-stats";
 import type { Session, SessionStore } from "../../kernels/session-store";
 import { matchesMetadata, parseMetadataFilter, sandboxEntry } from "../sandbox-list";
-import { errors, Success } from "../models/common";
-import { CreateSessionBody, KillBody, SandboxEntry, SandboxesQuery, SeedCreateSession, SessionIdParams, SessionInfo, Usage } from "../models/sessions";
+import { errors, Success } from "../../contract/common";
+import {
+  CreateSessionBody,
+  InstaVMSessionCreated,
+  KillBody,
+  Killed,
+  SandboxList,
+  SandboxesQuery,
+  SeedCreateSession,
+  SessionCreated,
+  SessionIdParams,
+  SessionInfo,
+  SessionList,
+  Usage,
+} from "../../contract/sessions";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -47,31 +60,17 @@ export function usageOf(session: Session, leftovers: ProcessFacts[], now: number
   };
 }
 
-/**
- * Refuses an environment no process can have: a name that is empty or holds `=` or NUL, a value that
- * holds NUL, or text with a lone UTF-16 surrogate (no UTF-8 form). Setting it would fail in the new
- * kernel, costing a kernel start and answering 503 with a traceback instead of saying what is wrong.
- */
-export function checkEnvironment<T extends Record<string, string> | null | undefined>(env: T): T {
-  for (const [name, value] of Object.entries(env ?? {}) as [string, string][]) {
-    const problem =
-      name === "" ? "is empty" : /[=\0]/.test(name) ? "holds '=' or NUL" : !name.isWellFormed() ? "holds a lone surrogate" : value.includes("\0") ? "has a value holding NUL" : !value.isWellFormed() ? "has a value holding a lone surrogate" : undefined;
-    if (problem) throw new AppError("VALIDATION_ERROR", `Invalid body field 'env': the variable ${JSON.stringify(name)} ${problem}.`);
-  }
-  return env;
-}
-
 /** Session routes of both sources: the seed's `/sessions` and the InstaVM SDK's `/v1/sessions/...`. */
 export function sessionRoutes(sessions: SessionStore) {
   const notFound = errors(404);
   return new Elysia({ name: "sessions" })
     .post("/sessions", async ({ body }) => ({ session_id: (await sessions.create({ language: body?.language })).id }), {
       body: SeedCreateSession,
-      response: { 200: t.Object({ session_id: t.String() }), ...errors(400, 422, 429, 503) },
+      response: { 200: SessionCreated, ...errors(400, 422, 429, 503) },
       detail: { tags: ["Sessions"], summary: "Create a session (seed)" },
     })
     .get("/sessions", () => ({ sessions: sessions.list().map(info) }), {
-      response: t.Object({ sessions: t.Array(SessionInfo) }),
+      response: SessionList,
       detail: { tags: ["Sessions"], summary: "List open sessions" },
     })
     .get("/sessions/:id", ({ params }) => info(sessions.get(params.id)), {
@@ -100,7 +99,7 @@ export function sessionRoutes(sessions: SessionStore) {
       },
       {
         body: CreateSessionBody,
-        response: { 200: t.Object({ session_id: t.String(), status: t.String() }), ...errors(400, 401, 422, 429, 503) },
+        response: { 200: InstaVMSessionCreated, ...errors(400, 401, 422, 429, 503) },
         detail: { tags: ["Sessions"], summary: "Create a session (InstaVM)" },
       },
     )
@@ -125,7 +124,7 @@ export function sessionRoutes(sessions: SessionStore) {
       },
       {
         body: KillBody,
-        response: { 200: t.Object({ success: t.Boolean(), session_id: t.String() }), ...errors(404, 422) },
+        response: { 200: Killed, ...errors(404, 422) },
         detail: { tags: ["Sessions"], summary: "Kill a session (InstaVM)" },
       },
     )
@@ -141,7 +140,7 @@ export function sessionRoutes(sessions: SessionStore) {
       },
       {
         query: SandboxesQuery,
-        response: { 200: t.Array(SandboxEntry), ...errors(400, 422) },
+        response: { 200: SandboxList, ...errors(400, 422) },
         detail: { tags: ["Sessions"], summary: "List sandboxes (InstaVM list)" },
       },
     );

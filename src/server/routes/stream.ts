@@ -4,8 +4,8 @@ import type { Executor } from "../../kernels/executor";
 import type { SessionStore } from "../../kernels/session-store";
 import type { Logger } from "../../log";
 import { streamRun } from "../../tasks/sse-stream";
-import { errors } from "../models/common";
-import { ExecuteBody } from "../models/execute";
+import { errors } from "../../contract/common";
+import { ExecuteBody } from "../../contract/execute";
 import { toExecuteRequest } from "./execute";
 
 /** `POST /execute/stream`: a run's output as Server-Sent Events, ending with the `/execute` result. */

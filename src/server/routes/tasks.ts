@@ -1,9 +1,9 @@
 import { Elysia } from "elysia";
 import type { AsyncRuns } from "../../tasks/async-runs";
 import { isFinished, type Task, type TaskStore } from "../../tasks/task-store";
-import { errors } from "../models/common";
-import { ExecuteBody } from "../models/execute";
-import { TaskIdParams, TaskSubmitted, TaskView } from "../models/tasks";
+import { errors } from "../../contract/common";
+import { ExecuteBody } from "../../contract/execute";
+import { TaskIdParams, TaskSubmitted, TaskView } from "../../contract/tasks";
 import { toExecuteRequest } from "./execute";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());

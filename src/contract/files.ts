@@ -1,4 +1,20 @@
 import { t } from "elysia";
+import type { OpenAPIV3 } from "openapi-types";
+
+/**
+ * Body of `POST /upload`, as an OpenAPI schema: the route streams the multipart body itself (busboy),
+ * so no TypeBox schema validates it; this documents it.
+ */
+export const UploadForm: OpenAPIV3.SchemaObject = {
+  type: "object",
+  required: ["file"],
+  properties: {
+    file: { type: "string", format: "binary" },
+    remote_path: { type: "string" },
+    session_id: { type: "string" },
+    recursive: { type: "string", enum: ["true", "false"] },
+  },
+};
 
 /** Answer of `POST /upload`. */
 export const Uploaded = t.Object({
@@ -35,3 +51,11 @@ export const FileEntry = t.Object({
 });
 
 export const Listing = t.Object({ path: t.String(), entries: t.Array(FileEntry) });
+
+// The TypeScript types, derived from the schemas above (each named as its schema).
+export type Uploaded = typeof Uploaded.static;
+export type DownloadBody = typeof DownloadBody.static;
+export type Downloaded = typeof Downloaded.static;
+export type ListQuery = typeof ListQuery.static;
+export type FileEntry = typeof FileEntry.static;
+export type Listing = typeof Listing.static;

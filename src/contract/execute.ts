@@ -35,3 +35,9 @@ export const ExecutionResult = t.Object(
   },
   { title: "ExecutionResult" },
 );
+
+// The TypeScript types, derived from the schemas above (each named as its schema).
+export type Language = typeof Language.static;
+export type ExecuteBody = typeof ExecuteBody.static;
+export type RunError = typeof RunErrorSchema.static;
+export type ExecutionResult = typeof ExecutionResult.static;

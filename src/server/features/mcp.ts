@@ -1,5 +1,5 @@
-import type { Feature, FeatureContext } from "../server/feature";
-import { mcpRoutes } from "../server/routes/mcp";
+import type { Feature, FeatureContext } from "../feature";
+import { mcpRoutes } from "../routes/mcp";
 
 /**
  * The Model Context Protocol endpoint (`/mcp`), so desktop assistants and coding agents use CodeRunner's

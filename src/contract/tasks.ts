@@ -39,3 +39,9 @@ export const TaskView = t.Object(
   },
   { title: "Task" },
 );
+
+// The TypeScript types, derived from the schemas above (each named as its schema).
+export type TaskIdParams = typeof TaskIdParams.static;
+export type TaskStatus = typeof TaskStatus.static;
+export type TaskSubmitted = typeof TaskSubmitted.static;
+export type TaskView = typeof TaskView.static;

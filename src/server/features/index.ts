@@ -1,7 +1,7 @@
-import { runsAndFilesFeature } from "../tasks/feature";
-import { browserFeature } from "../browser/feature";
-import { mcpFeature } from "../mcp/feature";
-import type { FeatureFactory } from "./feature";
+import type { FeatureFactory } from "../feature";
+import { browserFeature } from "./browser";
+import { mcpFeature } from "./mcp";
+import { runsAndFilesFeature } from "./runs-and-files";
 
 /**
  * Features mounted by `coderunner serve`, in order. Each entry builds its routes and owns its own

@@ -28,6 +28,9 @@ export const CreateBrowserSessionBody = t.Optional(
   }),
 );
 
+/** Answer of `POST /v1/browser/sessions/`. */
+export const BrowserSessionCreated = t.Object({ session_id: t.String() });
+
 const Viewport = t.Object({ width: t.Number(), height: t.Number() });
 
 export const BrowserSessionInfo = t.Object({
@@ -40,6 +43,9 @@ export const BrowserSessionInfo = t.Object({
   last_used_at: t.String(),
   actions: t.Number({ description: "Interactions run in this session." }),
 });
+
+/** Answer of `GET /v1/browser/sessions/`. */
+export const BrowserSessionList = t.Object({ sessions: t.Array(BrowserSessionInfo) });
 
 export const NavigateBody = t.Object({
   url: t.String({ description: "http, https, data: or about:blank. file: is refused (it would read the server's files)." }),
@@ -87,6 +93,13 @@ export const ScrollBody = t.Optional(
     timeout: millis(30_000, "How long to wait for the element."),
   }),
 );
+
+/**
+ * The conditions `wait` knows. The schema takes any string, so that an unknown one is the contract's
+ * 400 `INVALID_CONDITION` rather than a validation error.
+ */
+export const WAIT_CONDITIONS = ["visible", "hidden", "load", "networkidle"] as const;
+export type WaitCondition = (typeof WAIT_CONDITIONS)[number];
 
 export const WaitBody = t.Object({
   condition: t.String({ description: "visible, hidden (both need a selector), load or networkidle. Anything else: 400." }),
@@ -209,3 +222,26 @@ export const SnapshotResult = t.Object({
 
 const ActionResult = t.Object({ success: t.Boolean(), status: t.String(), session_id: t.String() }, { additionalProperties: true });
 export { ActionResult };
+
+// The TypeScript types, derived from the schemas above (each named as its schema).
+export type BrowserSessionParams = typeof BrowserSessionParams.static;
+export type CreateBrowserSessionBody = typeof CreateBrowserSessionBody.static;
+export type BrowserSessionCreated = typeof BrowserSessionCreated.static;
+export type BrowserSessionInfo = typeof BrowserSessionInfo.static;
+export type BrowserSessionList = typeof BrowserSessionList.static;
+export type NavigateBody = typeof NavigateBody.static;
+export type NavigateResult = typeof NavigateResult.static;
+export type ClickBody = typeof ClickBody.static;
+export type TypeBody = typeof TypeBody.static;
+export type FillBody = typeof FillBody.static;
+export type ScrollBody = typeof ScrollBody.static;
+export type WaitBody = typeof WaitBody.static;
+export type ScreenshotBody = typeof ScreenshotBody.static;
+export type ScreenshotResult = typeof ScreenshotResult.static;
+export type ExtractBody = typeof ExtractBody.static;
+export type ExtractResult = typeof ExtractResult.static;
+export type ContentBody = typeof ContentBody.static;
+export type ContentResult = typeof ContentResult.static;
+export type SnapshotBody = typeof SnapshotBody.static;
+export type SnapshotResult = typeof SnapshotResult.static;
+export type ActionResult = typeof ActionResult.static;

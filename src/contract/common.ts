@@ -11,5 +11,13 @@ export const ErrorBody = t.Object(
 
 export const Success = t.Object({ success: t.Boolean() });
 
+/** Answer of `GET /health`: liveness and version, plus whatever the components report. */
+export const Health = t.Object({ status: t.String(), version: t.String() }, { additionalProperties: true });
+
 /** Common error responses to document on a route. */
 export const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((status) => [status, ErrorBody]));
+
+// The TypeScript types, derived from the schemas above (each named as its schema).
+export type ErrorBody = typeof ErrorBody.static;
+export type Success = typeof Success.static;
+export type Health = typeof Health.static;

@@ -1,16 +1,16 @@
 import { join } from "node:path";
 import { Elysia } from "elysia";
-import type { Config } from "../config";
-import type { Confinement } from "../confinement/confinement";
-import { SERVER_DATA_DIR } from "../confinement/layout";
-import { FileArea } from "../files/file-area";
-import { WorkspaceFiles } from "../files/workspace-files";
-import type { Feature, FeatureContext } from "../server/feature";
-import { fileRoutes } from "../server/routes/files";
-import { streamRoutes } from "../server/routes/stream";
-import { taskRoutes } from "../server/routes/tasks";
-import { AsyncRuns } from "./async-runs";
-import { TaskStore } from "./task-store";
+import type { Config } from "../../config";
+import type { Confinement } from "../../confinement/confinement";
+import { SERVER_DATA_DIR } from "../../confinement/layout";
+import { FileArea } from "../../files/file-area";
+import { WorkspaceFiles } from "../../files/workspace-files";
+import type { Feature, FeatureContext } from "../feature";
+import { fileRoutes } from "../routes/files";
+import { streamRoutes } from "../routes/stream";
+import { taskRoutes } from "../routes/tasks";
+import { AsyncRuns } from "../../tasks/async-runs";
+import { TaskStore } from "../../tasks/task-store";
 
 /**
  * Where the async tasks' database lives: `CODERUNNER_STATE_DIR`; unset, the server's data directory

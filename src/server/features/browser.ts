@@ -1,8 +1,8 @@
-import type { Feature, FeatureContext } from "../server/feature";
-import { browserRoutes } from "../server/routes/browser";
-import { BrowserActions } from "./browser-actions";
-import { BrowserManager, type LaunchBrowser } from "./browser-manager";
-import { findChromium } from "./chromium-path";
+import { BrowserActions } from "../../browser/browser-actions";
+import { BrowserManager, type LaunchBrowser } from "../../browser/browser-manager";
+import { findChromium } from "../../browser/chromium-path";
+import type { Feature, FeatureContext } from "../feature";
+import { browserRoutes } from "../routes/browser";
 
 /**
  * The browser feature: routes under `/v1/browser`, one lazily launched Chromium shared by all

@@ -4,6 +4,9 @@ export const SessionIdParams = t.Object({ id: t.String() });
 
 export const SeedCreateSession = t.Optional(t.Object({ language: t.Optional(t.String()) }));
 
+/** Answer of the seed's `POST /sessions`. */
+export const SessionCreated = t.Object({ session_id: t.String() });
+
 /** Body of the SDK's `POST /v1/sessions/session`. */
 export const CreateSessionBody = t.Optional(
   t.Object({
@@ -21,6 +24,9 @@ export const CreateSessionBody = t.Optional(
   }),
 );
 
+/** Answer of the SDK's `POST /v1/sessions/session`. */
+export const InstaVMSessionCreated = t.Object({ session_id: t.String(), status: t.String() });
+
 export const SessionInfo = t.Object({
   session_id: t.String(),
   status: t.String(),
@@ -34,6 +40,9 @@ export const SessionInfo = t.Object({
   metadata: t.Record(t.String(), t.Unknown()),
 });
 
+/** Answer of the seed's `GET /sessions`. */
+export const SessionList = t.Object({ sessions: t.Array(SessionInfo) });
+
 /** One entry of `GET /v1/sessions/sandboxes` (the InstaVM client's `list()` reads these names). */
 export const SandboxEntry = t.Object({
   sandbox_id: t.String(),
@@ -45,7 +54,13 @@ export const SandboxEntry = t.Object({
   end_at: t.Nullable(t.String()),
 });
 
+/** Answer of `GET /v1/sessions/sandboxes`: a bare array, as the InstaVM client iterates it. */
+export const SandboxList = t.Array(SandboxEntry);
+
 export const KillBody = t.Object({ session_id: t.String() });
+
+/** Answer of `POST /kill`. */
+export const Killed = t.Object({ success: t.Boolean(), session_id: t.String() });
 
 export const SandboxesQuery = t.Object({
   limit: t.Optional(t.Numeric({ minimum: 1 })),
@@ -81,3 +96,18 @@ export const Usage = t.Object({
     ),
   ),
 });
+
+// The TypeScript types, derived from the schemas above (each named as its schema).
+export type SessionIdParams = typeof SessionIdParams.static;
+export type SeedCreateSession = typeof SeedCreateSession.static;
+export type SessionCreated = typeof SessionCreated.static;
+export type CreateSessionBody = typeof CreateSessionBody.static;
+export type InstaVMSessionCreated = typeof InstaVMSessionCreated.static;
+export type SessionInfo = typeof SessionInfo.static;
+export type SessionList = typeof SessionList.static;
+export type SandboxEntry = typeof SandboxEntry.static;
+export type SandboxList = typeof SandboxList.static;
+export type KillBody = typeof KillBody.static;
+export type Killed = typeof Killed.static;
+export type SandboxesQuery = typeof SandboxesQuery.static;
+export type Usage = typeof Usage.static;
