@@ -1,3 +1,4 @@
+import type { TUnsafe } from "@sinclair/typebox";
 import { t } from "elysia";
 
 /** Longest wait a browser request may ask for, in milliseconds (10 minutes). */
@@ -120,7 +121,8 @@ export const ScreenshotBody = t.Optional(
         height: t.Number({ exclusiveMinimum: 0 }),
       }),
     ),
-    format: optional(t.UnionEnum(["png", "jpeg"], { default: "png" })),
+    // Typed as TypeBox's own TUnsafe: the SDK's type declarations then need TypeBox alone, not Elysia.
+    format: optional(t.UnionEnum(["png", "jpeg"], { default: "png" }) as unknown as TUnsafe<"png" | "jpeg">),
     quality: optional(t.Integer({ minimum: 0, maximum: 100, description: "JPEG quality; ignored for PNG." })),
     timeout: millis(30_000, "How long the capture may take."),
   }),

@@ -5,16 +5,17 @@ import type { OpenAPIV3 } from "openapi-types";
  * Body of `POST /upload`, as an OpenAPI schema: the route streams the multipart body itself (busboy),
  * so no TypeBox schema validates it; this documents it.
  */
-export const UploadForm: OpenAPIV3.SchemaObject = {
-  type: "object",
+// `satisfies`, not a type annotation: the SDK's type declarations then need no openapi-types.
+export const UploadForm = {
+  type: "object" as const,
   required: ["file"],
   properties: {
-    file: { type: "string", format: "binary" },
-    remote_path: { type: "string" },
-    session_id: { type: "string" },
-    recursive: { type: "string", enum: ["true", "false"] },
+    file: { type: "string" as const, format: "binary" },
+    remote_path: { type: "string" as const },
+    session_id: { type: "string" as const },
+    recursive: { type: "string" as const, enum: ["true", "false"] },
   },
-};
+} satisfies OpenAPIV3.SchemaObject;
 
 /** Answer of `POST /upload`. */
 export const Uploaded = t.Object({

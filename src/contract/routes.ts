@@ -1,4 +1,4 @@
-import type { TSchema } from "elysia";
+import type { TSchema } from "@sinclair/typebox";
 import * as browser from "./browser";
 import * as common from "./common";
 import * as execute from "./execute";

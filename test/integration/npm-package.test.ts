@@ -58,6 +58,27 @@ describe("the npm packages, packed and installed offline", () => {
     expect(unknown.exitCode).toBe(2);
   });
 
+  test("the SDK's type declarations check in a strict consumer on Node's ESM resolution, and are not `any`", () => {
+    writeFileSync(
+      join(app, "check.ts"),
+      `import { CodeRunner, type ExecutionResult } from "coderunner";
+       import { InstaVM } from "coderunner/cloud";
+       export async function main(): Promise<string> {
+         const result: ExecutionResult = await new CodeRunner({ autoStart: false }).execute("print(1)");
+         const cloud: InstaVM = new InstaVM({ apiKey: "key" });
+         // @ts-expect-error stdout is a string: the declarations are the contract's, not any
+         const wrong: number = result.stdout;
+         void cloud, wrong;
+         return result.stdout;
+       }`,
+    );
+    const tsc = join(import.meta.dir, "../../node_modules/.bin/tsc");
+    for (const resolution of [["--module", "nodenext", "--moduleResolution", "nodenext"], ["--module", "esnext", "--moduleResolution", "bundler"]]) {
+      const checked = Bun.spawnSync([tsc, "--noEmit", "--strict", "--target", "es2022", "--lib", "esnext,dom", ...resolution, "check.ts"], { cwd: app, stdout: "pipe" });
+      expect(checked.exitCode, checked.stdout.toString()).toBe(0);
+    }
+  });
+
   test.skipIf(!ready)("`import { CodeRunner } from \"coderunner\"` in Node starts the host from the installed binary, no CODERUNNER_BIN", async () => {
     writeFileSync(
       join(app, "run.mjs"),
