@@ -553,7 +553,7 @@ print(json.dumps(out))`,
     expect(plot.status).toBe("ok");
     expect((await run(sandbox, "echo $HOME; touch ~/.bashrc-test && echo ok", "bash")).stdout).toBe("/home/coderunner\nok\n");
     const page = await call(sandbox, "POST", "/v1/browser/interactions/navigate", { url: "data:text/html,<title>ro</title>", wait_timeout: 60_000 });
-    expect(page.body.title).toBe("ro");
+    expect(page.body.title, JSON.stringify(page.body)).toBe("ro");
  }, 120_000);
 
   test("a uid of its own is coderunner to everything, with its process budget, in kernels, shells, file helpers and Chromium", async () => {
@@ -568,7 +568,8 @@ print(json.dumps(out))`,
       // A file helper writes as that uid; the budget is the user's, whatever raises it: not the user.
       expect((await upload(sandbox, "/app/own.txt", "x")).status).toBe(200);
       expect(await probe(sandbox, "import os, json, resource\ntry:\n    resource.setrlimit(resource.RLIMIT_NPROC, (10000, 10000)); r = 'RAISED'\nexcept ValueError as e:\n    r = 'refused'\nprint(json.dumps([os.stat('/app/own.txt').st_uid, r]))")).toEqual([uid, "refused"]);
-      expect((await call(sandbox, "POST", "/v1/browser/interactions/navigate", { url: "data:text/html,<title>own</title>", wait_timeout: 60_000 })).body.title).toBe("own");
+      const page = await call(sandbox, "POST", "/v1/browser/interactions/navigate", { url: "data:text/html,<title>own</title>", wait_timeout: 60_000 });
+      expect(page.body.title, JSON.stringify(page.body)).toBe("own");
       const chromium = await probe(
         sandbox,
         "import os, json\nout = set()\nfor p in os.listdir('/proc'):\n    try:\n        if p.isdigit() and b'chromium' in open(f'/proc/{p}/cmdline','rb').read():\n            out.add((os.stat(f'/proc/{p}').st_uid, *[l.split()[2] for l in open(f'/proc/{p}/limits') if l.startswith('Max processes')]))\n    except OSError: pass\nprint(json.dumps(sorted(out)))",
