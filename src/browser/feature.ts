@@ -1,8 +1,12 @@
+import { join } from "node:path";
+import { FileArea } from "../files/file-area";
+import { WorkspaceFiles } from "../files/workspace-files";
 import type { Feature, FeatureContext } from "../server/feature";
 import { browserRoutes } from "../server/routes/browser";
 import { BrowserActions } from "./browser-actions";
 import { BrowserManager, type LaunchBrowser } from "./browser-manager";
 import { findChromium } from "./chromium-path";
+import { BrowserFiles, placeOf } from "./downloads";
 
 /**
  * The browser feature: routes under `/v1/browser`, one lazily launched Chromium shared by all
@@ -21,7 +25,14 @@ export function browserFeature(context: FeatureContext, launch?: LaunchBrowser):
     idleSeconds: config.browserIdleSeconds,
     log,
   });
-  const actions = new BrowserActions(manager);
+  const files = new BrowserFiles({
+    files: context.files ?? new WorkspaceFiles(new FileArea(config.workspace), join(config.workspace, ".uploads")),
+    workspace: config.workspace,
+    placeOf: placeOf(context.sessions),
+    maxBytes: config.maxUploadBytes,
+    log,
+  });
+  const actions = new BrowserActions(manager, files);
   return {
     name: "browser",
     plugin: browserRoutes(manager, actions, context.sessions),
