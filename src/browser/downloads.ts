@@ -84,9 +84,10 @@ export function safeFilename(suggested: string): string {
   if (Buffer.byteLength(name) > MAX_NAME_BYTES) {
     const dot = name.lastIndexOf(".");
     const extension = dot > 0 && name.length - dot <= 16 ? name.slice(dot) : "";
-    let stem = name.slice(0, name.length - extension.length);
-    while (Buffer.byteLength(stem + extension) > MAX_NAME_BYTES) stem = [...stem].slice(0, -1).join("");
-    name = stem + extension;
+    const stem = [...name.slice(0, name.length - extension.length)];
+    let bytes = Buffer.byteLength(stem.join("") + extension);
+    while (bytes > MAX_NAME_BYTES) bytes -= Buffer.byteLength(stem.pop()!);
+    name = stem.join("") + extension;
   }
   return name;
 }
