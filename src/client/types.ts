@@ -150,10 +150,30 @@ export interface BrowserSessionInfo {
   [extra: string]: unknown;
 }
 
+/** A file a page downloaded, saved in the browser session's files. */
+export interface BrowserDownload {
+  url: string;
+  /** The name the page suggested. */
+  suggested_filename: string;
+  /** The name it was saved under (made safe and unique). */
+  filename: string;
+  /** Absolute path in the session's files; null until saved. */
+  path: string | null;
+  /** Relative to the session's files: usable with `downloadFile` and `uploadFiles`. */
+  relative_path: string | null;
+  size: number | null;
+  status: "in_progress" | "completed" | "failed";
+  /** Why it failed (over the size cap, cancelled, network error). */
+  error: string | null;
+  started_at: string;
+}
+
 /** Answer of a browser interaction (`navigate`, `click`, ...). */
 export interface BrowserActionResult {
   success: boolean;
   status?: string;
+  /** Downloads the interaction started, as saved (or as they stood when it ended). */
+  downloads?: BrowserDownload[];
   [extra: string]: unknown;
 }
 
