@@ -152,7 +152,11 @@ export class BrowserActions {
     const session = await this.manager.resolve(request.session_id);
     const timeout = request.timeout ?? DEFAULT_TIMEOUT_MS;
     return this.onElement(session, "click", request.selector, timeout, async (element) => {
+      // A link with `download` starts its download without a request the page sees: asked before the
+      // click (after it, the element may be gone), so the answer can wait for the download to begin.
+      const downloadLink = this.files ? await element.evaluate((node) => node.closest("a[download], area[download]") !== null, undefined, { timeout }) : false;
       await element.click({ force: request.force ?? false, timeout });
+      if (downloadLink) this.files?.expectDownload(session);
       return { success: true, selector: request.selector, status: "completed", session_id: session.id };
     });
   }

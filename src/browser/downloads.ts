@@ -54,6 +54,12 @@ export interface BrowserFilesOptions {
   log: Logger;
   /** How often a download in progress is measured against `maxBytes`. */
   pollMs?: number;
+  /**
+   * Set when Chromium runs as the sandbox user (a confined sandbox) and writes its downloads into a
+   * folder of that user's: they are then read through `files` and removed as that user, never with
+   * the server's rights (a file there may have been swapped for a link to the server's own).
+   */
+  asUser?: { removeTree(path: string): Promise<void> };
 }
 
 /** Longest file name kept, in bytes (most filesystems allow 255). */
@@ -126,6 +132,8 @@ class SessionDownloads {
    */
   readonly navigating = new Map<Request, { navigation: number; downloads: number }>();
   navigations = 0;
+  /** Set when an action used a link that downloads (`<a download>`), which makes no request the page sees. */
+  expecting: { navigations: number } | undefined;
   /** Waiters for the next download event (a navigation that became a download). */
   readonly next = new Set<() => void>();
 }
@@ -171,8 +179,17 @@ export class BrowserFiles {
     const state = this.tracked.get(session);
     if (!state) return;
     const until = performance.now() + Math.min(SETTLE_MS, Math.max(0, ms));
-    const unsettled = () => [...state.navigating.values()].some((begun) => begun.navigation > mark.navigations && begun.downloads === state.seq);
+    const linked = state.expecting !== undefined && state.expecting.navigations >= mark.navigations;
+    state.expecting = undefined;
+    const unsettled = () =>
+      (linked && state.seq === mark.downloads) || [...state.navigating.values()].some((begun) => begun.navigation > mark.navigations && begun.downloads === state.seq);
     while (unsettled() && performance.now() < until && session.goneReason === undefined) await Bun.sleep(10);
+  }
+
+  /** Says the action just clicked a download link: its answer waits (briefly) for the download to begin. */
+  expectDownload(session: BrowserSession): void {
+    const state = this.attach(session);
+    state.expecting = { navigations: state.navigations };
   }
 
   /** A mark to find the downloads (and navigations) that begin after it. */
@@ -295,11 +312,16 @@ export class BrowserFiles {
       // Streamed through the file service's staging (as the sandbox user when confined), counted as it goes.
       const sink = files.staging.open(staged);
       let written = 0;
-      const stream = await download.createReadStream();
-      for await (const chunk of stream) {
-        written += (chunk as Buffer).length;
+      let bytes: AsyncIterable<Uint8Array>;
+      if (this.options.asUser && artifact) {
+        const opened = await files.openForDownload(artifact, "/", maxBytes);
+        bytes = typeof opened.source === "string" ? Bun.file(opened.source).stream() : opened.source;
+      } else {
+        bytes = await download.createReadStream();
+      }
+      for await (const chunk of bytes) {
+        written += chunk.length;
         if (written > maxBytes) {
-          stream.destroy();
           sink.sink.destroy();
           info.error = tooLarge();
           throw new AppError("PAYLOAD_TOO_LARGE", info.error);
@@ -324,7 +346,8 @@ export class BrowserFiles {
     } finally {
       reserved.delete(name);
       await Promise.resolve(files.staging.remove([staged])).catch(() => undefined);
-      await download.delete().catch(() => undefined);
+      if (this.options.asUser && artifact) await this.options.asUser.removeTree(artifact).catch(() => undefined);
+      else await download.delete().catch(() => undefined);
     }
   }
 

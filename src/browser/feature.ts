@@ -1,6 +1,8 @@
 import { join } from "node:path";
 import { FileArea } from "../files/file-area";
 import { WorkspaceFiles } from "../files/workspace-files";
+import type { SandboxUserFiles } from "../files/sandbox-user-files";
+import { messageOf } from "../errors";
 import type { Feature, FeatureContext } from "../server/feature";
 import { browserRoutes } from "../server/routes/browser";
 import { BrowserActions } from "./browser-actions";
@@ -14,8 +16,12 @@ import { BrowserFiles, placeOf } from "./downloads";
  */
 export function browserFeature(context: FeatureContext, launch?: LaunchBrowser): Feature {
   const { config, log, confinement } = context;
+  // Confined, Chromium runs as the sandbox user: its downloads go to a folder of that user's, read as that user.
+  const confinedFiles = context.files && "removeTree" in context.files ? (context.files as SandboxUserFiles) : undefined;
+  const downloadsPath = confinedFiles ? join("/tmp", `coderunner-downloads-${crypto.randomUUID()}`) : undefined;
   const manager = new BrowserManager({
     launch,
+    downloadsPath,
     // Confined, Playwright starts Chromium through a wrapper that runs it as the sandbox user.
     executablePath: () => {
       const chromium = findChromium({ configured: config.chromiumPath });
@@ -31,12 +37,18 @@ export function browserFeature(context: FeatureContext, launch?: LaunchBrowser):
     placeOf: placeOf(context.sessions),
     maxBytes: config.maxUploadBytes,
     log,
+    asUser: confinedFiles,
   });
   const actions = new BrowserActions(manager, files);
   return {
     name: "browser",
     plugin: browserRoutes(manager, actions, context.sessions),
-    start: () => manager.start(),
+    start: async () => {
+      if (confinedFiles && downloadsPath) {
+        await confinedFiles.makeDirectory(downloadsPath).catch((error: unknown) => log.warn(`Could not make the browser's downloads folder ${downloadsPath}: ${messageOf(error)}`));
+      }
+      manager.start();
+    },
     stop: () => manager.stop(),
     health: () => ({ browser: manager.health() }),
   };
