@@ -11,6 +11,8 @@ export const ErrorStatus = {
   INVALID_URL: 400,
   INVALID_CONDITION: 400,
   INVALID_SELECTOR: 400,
+  /** Files were given to an element that is not `<input type="file">`. */
+  NOT_A_FILE_INPUT: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,

@@ -9,6 +9,7 @@ import {
   type ScreenshotBody,
   type ScrollBody,
   type SnapshotBody,
+  type UploadBody,
   type TypeBody,
   type WaitBody,
   type WaitCondition,
@@ -17,6 +18,7 @@ import {
 import { AppError } from "../errors";
 import type { BrowserManager } from "./browser-manager";
 import type { BrowserSession } from "./browser-session";
+import { type BrowserFiles, isDownloadNavigation } from "./downloads";
 import { imageSize } from "./image-size";
 import { contentScript } from "./content-script";
 import { extractElements, type ExtractedElement } from "./page-scripts";
@@ -54,14 +56,26 @@ const SNAPSHOT_MAX_LINES = 50_000;
 export class BrowserActions {
   private content?: ReturnType<typeof contentScript>;
 
-  constructor(private readonly manager: BrowserManager) {}
+  /** `files`: where downloads go and file inputs are filled from; without it, neither is offered. */
+  constructor(
+    private readonly manager: BrowserManager,
+    private readonly files?: BrowserFiles,
+  ) {}
 
   async navigate(request: NavigateBody) {
     const url = checkURL(request.url);
     const session = await this.manager.resolve(request.session_id);
     const timeout = request.wait_timeout ?? DEFAULT_TIMEOUT_MS;
     return this.run(session, { action: `navigate to ${url}`, timeout }, async (page) => {
-      const response = await page.goto(url, { timeout, waitUntil: "load" });
+      const mark = this.files?.mark(session);
+      let response;
+      try {
+        response = await page.goto(url, { timeout, waitUntil: "load" });
+      } catch (error) {
+        // The URL is a file to download, not a page: the page stays where it was and the download is the answer.
+        if (!this.files || !mark || !isDownloadNavigation(error) || !(await this.files.waitForDownload(session, mark))) throw error;
+        return { success: true, url: page.url(), title: await page.title(), status: "downloaded", http_status: null, session_id: session.id };
+      }
       return {
         success: true,
         url: page.url(),
@@ -77,7 +91,11 @@ export class BrowserActions {
     const session = await this.manager.resolve(request.session_id);
     const timeout = request.timeout ?? DEFAULT_TIMEOUT_MS;
     return this.onElement(session, "click", request.selector, timeout, async (element) => {
+      // A link with `download` starts its download without a request the page sees: asked before the
+      // click (after it, the element may be gone), so the answer can wait for the download to begin.
+      const downloadLink = this.files ? await element.evaluate((node) => node.closest("a[download], area[download]") !== null, undefined, { timeout }) : false;
       await element.click({ force: request.force ?? false, timeout });
+      if (downloadLink) this.files?.expectDownload(session);
       return { success: true, selector: request.selector, status: "completed", session_id: session.id };
     });
   }
@@ -110,6 +128,36 @@ export class BrowserActions {
       await element.fill(request.value, { timeout });
       return { success: true, selector: request.selector, value: request.value, status: "completed", session_id: session.id };
     });
+  }
+
+  /**
+   * Puts session files into a file input (`<input type=file>`), as a user choosing them would.
+   * Paths are the session's files; one leaving them is a 400, a missing one a 404, an element that
+   * is not a file input a 400 `NOT_A_FILE_INPUT`.
+   */
+  async upload(request: UploadBody) {
+    if (!this.files) throw new AppError("INVALID_REQUEST", "This server has no file area for the browser.");
+    const files = this.files;
+    const session = await this.manager.resolve(request.session_id);
+    const chosen = await files.filesForInput(session, request.paths);
+    const timeout = request.timeout ?? DEFAULT_TIMEOUT_MS;
+    return this.onElement(session, "upload into", request.selector, timeout, async (element) => {
+      const kind = await element.evaluate((node) => ({ file: node instanceof HTMLInputElement && node.type === "file", multiple: (node as HTMLInputElement).multiple === true }), undefined, { timeout });
+      if (!kind.file) {
+        throw new AppError("NOT_A_FILE_INPUT", `${JSON.stringify(request.selector)} is not a file input (<input type="file">); upload puts files only into one.`);
+      }
+      if (!kind.multiple && request.paths.length > 1) {
+        throw new AppError("INVALID_REQUEST", `${JSON.stringify(request.selector)} takes one file (it has no multiple attribute); ${request.paths.length} were given.`);
+      }
+      await element.setInputFiles(chosen as string[], { timeout });
+      return { success: true, selector: request.selector, files: request.paths, status: "completed", session_id: session.id };
+    });
+  }
+
+  /** The session's downloads, oldest first. */
+  downloads(sessionId: string) {
+    const session = this.manager.get(sessionId);
+    return { downloads: this.files?.list(session) ?? [], session_id: session.id };
   }
 
   /** With a selector: scrolls it into view. Else to the absolute position (x, y); with neither, down by one screen. */
@@ -307,8 +355,19 @@ export class BrowserActions {
       () => deadline.reject(new AppError("TIMEOUT", `Could not ${context.action} within ${limit} ms: the page stopped responding.`)),
       limit,
     );
+    const started = performance.now();
+    const mark = this.files?.mark(session);
     try {
-      return await Promise.race([work(session.page), session.whenLost, deadline.promise]);
+      const result = await Promise.race([work(session.page), session.whenLost, deadline.promise]);
+      // Downloads the action started are part of its answer, once saved (or as they stand at its timeout).
+      if (this.files && mark && result && typeof result === "object" && "session_id" in result) {
+        const left = () => limit - DEADLINE_GRACE_MS - (performance.now() - started);
+        // A click on a link to a file returns before Chromium has decided the navigation is a download.
+        await this.files.settle(session, mark, left());
+        const downloads = await this.files.since(session, mark, left());
+        if (downloads.length) return { ...result, downloads } as T;
+      }
+      return result;
     } catch (error) {
       const translated = translatePlaywrightError(error, context);
       if (translated.code === "SESSION_GONE" && session.goneReason) {

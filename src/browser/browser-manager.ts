@@ -50,6 +50,8 @@ export interface BrowserManagerOptions {
    * is served as fast as renderers start in parallel. Default 3; 0 turns the pool off.
    */
   spares?: number;
+  /** Where Chromium writes downloads (default: Playwright's private temporary folder). */
+  downloadsPath?: string;
 }
 
 const GONE_REMEMBERED = 1000;
@@ -275,7 +277,7 @@ export class BrowserManager {
     const started = performance.now();
     let browser: Browser;
     try {
-      browser = await this.launch({ executablePath: path, headless: true, args: [...CHROMIUM_ARGS, this.marker], handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false });
+      browser = await this.launch({ executablePath: path, headless: true, args: [...CHROMIUM_ARGS, this.marker], handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false, downloadsPath: this.options.downloadsPath });
     } catch (error) {
       throw new AppError("BROWSER_UNAVAILABLE", `Could not start Chromium (${path}): ${messageOf(error).split("\n")[0]}`, { cause: error });
     }

@@ -1,6 +1,7 @@
 import type * as Contract from "../contract";
 import type {
   BrowserActionResult,
+  BrowserDownload,
   BrowserSessionInfo,
   BrowserSessionOptions,
   ClickOptions,
@@ -60,6 +61,19 @@ abstract class BrowserActions {
   /** Sets an input's value. */
   fill(selector: string, value: string, options: { timeout?: number } = {}): Promise<BrowserActionResult> {
     return this.interact("fill", { selector, value, timeout: options.timeout ?? 30_000 }, options.timeout);
+  }
+
+  /**
+   * Puts session files into a file input (`<input type="file">`, by selector or `ref=e12`). Paths are
+   * relative to the session's files (its code session's working directory), or absolute inside the
+   * workspace; one leaving them is a 400 (`INVALID_PATH`), a missing one a 404, an element that is
+   * not a file input a 400 (`NOT_A_FILE_INPUT`).
+   * @example
+   * await runner.uploadFile(await readFile("cv.pdf"), "cv.pdf", { sessionId });
+   * await browser.uploadFiles('input[type="file"]', ["cv.pdf"]);
+   */
+  uploadFiles(selector: string, paths: string[], options: { timeout?: number } = {}): Promise<BrowserActionResult> {
+    return this.interact("upload", { selector, paths, timeout: options.timeout ?? 30_000 }, options.timeout);
   }
 
   /** Scrolls an element into view, or the page to `x`/`y`. */
@@ -141,6 +155,15 @@ export class BrowserSession extends BrowserActions {
   /** The server's view of the session (viewport, user agent, status). */
   info(): Promise<BrowserSessionInfo> {
     return this.call("GET", `/v1/browser/sessions/${encodeURIComponent(this.sessionId)}`, "Reading the browser session");
+  }
+
+  /**
+   * What the session's pages downloaded, oldest first: where each was saved (its code session's
+   * `downloads/`, else `browser-downloads/<id>/` in the workspace), or why it failed.
+   */
+  async listDownloads(): Promise<BrowserDownload[]> {
+    const listed = await this.call<{ downloads: BrowserDownload[] }>("GET", `/v1/browser/sessions/${encodeURIComponent(this.sessionId)}/downloads`, "Listing the browser session's downloads");
+    return listed.downloads;
   }
 
   /** Closes the session on the server; closing twice is harmless. */

@@ -75,6 +75,7 @@ export const ERROR_CLASSES: Partial<Record<ErrorCode, ErrorClass>> = {
   INVALID_URL: InvalidRequestError,
   INVALID_CONDITION: InvalidRequestError,
   INVALID_SELECTOR: InvalidRequestError,
+  NOT_A_FILE_INPUT: InvalidRequestError,
   VALIDATION_ERROR: InvalidRequestError,
   PAYLOAD_TOO_LARGE: InvalidRequestError,
   UNSUPPORTED_MEDIA_TYPE: InvalidRequestError,

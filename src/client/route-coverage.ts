@@ -47,6 +47,7 @@ export const ROUTE_COVERAGE = {
   "GET /v1/browser/sessions/": "BrowserManager.listSessions",
   "GET /v1/browser/sessions/{id}": "BrowserSession.info",
   "DELETE /v1/browser/sessions/{id}": "BrowserSession.close",
+  "GET /v1/browser/sessions/{id}/downloads": "BrowserSession.listDownloads",
   "POST /v1/browser/interactions/navigate": "BrowserManager.navigate",
   "POST /v1/browser/interactions/click": "BrowserManager.click",
   "POST /v1/browser/interactions/type": "BrowserManager.type",
@@ -57,6 +58,7 @@ export const ROUTE_COVERAGE = {
   "POST /v1/browser/interactions/extract": "BrowserManager.extractElements",
   "POST /v1/browser/interactions/content": "BrowserManager.extractContent",
   "POST /v1/browser/interactions/snapshot": "BrowserManager.snapshot",
+  "POST /v1/browser/interactions/upload": "BrowserManager.uploadFiles",
 
   "POST /mcp": { notInSDK: "Model Context Protocol: MCP clients speak it; the SDK calls the REST routes" },
 } as const satisfies RouteCoverage;

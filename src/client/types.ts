@@ -116,7 +116,10 @@ export interface BrowserSessionOptions {
 
 export type BrowserSessionInfo = Contract.BrowserSessionInfo;
 
-/** Answer of a browser interaction (`click`, `fill`, ...); the server may add fields (`selector`, `condition`). */
+/** A file a page downloaded, saved in the browser session's files. */
+export type BrowserDownload = Contract.DownloadInfo;
+
+/** Answer of a browser interaction (`click`, `fill`, ...); the server may add fields (`selector`, `condition`), and `downloads` when the action started any. */
 export type BrowserActionResult = Contract.ActionResult & { [extra: string]: unknown };
 
 export type NavigateResult = Contract.NavigateResult;

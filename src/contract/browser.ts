@@ -15,6 +15,23 @@ const selector = t.String({
 
 export const BrowserSessionParams = t.Object({ id: t.String() });
 
+export const DownloadInfo = t.Object({
+  url: t.String(),
+  suggested_filename: t.String({ description: "The name the page suggested (Content-Disposition, the link's download attribute, or the URL)." }),
+  filename: t.String({ description: "The name it was saved under: the suggestion without directories, control characters or leading dots, at most 200 bytes, made unique." }),
+  path: t.Nullable(t.String({ description: "Absolute path in the session's files; null until saved." })),
+  relative_path: t.Nullable(t.String({ description: "Relative to the session's files (its code session's working directory, else the workspace): usable in /download and the upload interaction." })),
+  size: t.Nullable(t.Number({ description: "Bytes saved; null until saved." })),
+  status: t.UnionEnum(["in_progress", "completed", "failed"]),
+  error: t.Nullable(t.String({ description: "Why it failed (over the size cap, cancelled, network error)." })),
+  started_at: t.String(),
+});
+
+const downloadsField = t.Optional(
+  t.Array(DownloadInfo, { description: "Downloads the action started (extension): each as saved, or as it stands when the action's timeout ran out." }),
+);
+
+
 export const CreateBrowserSessionBody = t.Optional(
   t.Object({
     viewport_width: optional(t.Integer({ minimum: 16, maximum: 8192, default: 1920 })),
@@ -61,6 +78,7 @@ export const NavigateResult = t.Object({
   status: t.String(),
   http_status: t.Nullable(t.Number()),
   session_id: t.String(),
+  downloads: downloadsField,
 });
 
 export const ClickBody = t.Object({
@@ -222,7 +240,19 @@ export const SnapshotResult = t.Object({
   session_id: t.String(),
 });
 
-const ActionResult = t.Object({ success: t.Boolean(), status: t.String(), session_id: t.String() }, { additionalProperties: true });
+export const DownloadList = t.Object({ downloads: t.Array(DownloadInfo), session_id: t.String() });
+
+export const UploadBody = t.Object({
+  selector,
+  paths: t.Array(t.String({ minLength: 1 }), {
+    maxItems: 100,
+    description: "Files of the session, relative to its working directory (the code session's when the browser session belongs to one, else the workspace), or absolute inside the workspace. Empty clears the input.",
+  }),
+  session_id: sessionId,
+  timeout: millis(30_000, "How long to wait for the element."),
+});
+
+const ActionResult = t.Object({ success: t.Boolean(), status: t.String(), session_id: t.String(), downloads: downloadsField }, { additionalProperties: true });
 export { ActionResult };
 
 // The TypeScript types, derived from the schemas above (each named as its schema).
@@ -247,3 +277,6 @@ export type ContentResult = typeof ContentResult.static;
 export type SnapshotBody = typeof SnapshotBody.static;
 export type SnapshotResult = typeof SnapshotResult.static;
 export type ActionResult = typeof ActionResult.static;
+export type DownloadInfo = typeof DownloadInfo.static;
+export type DownloadList = typeof DownloadList.static;
+export type UploadBody = typeof UploadBody.static;

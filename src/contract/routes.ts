@@ -48,6 +48,7 @@ export const ROUTES = {
   "GET /v1/browser/sessions/": { response: browser.BrowserSessionList },
   "GET /v1/browser/sessions/{id}": { params: browser.BrowserSessionParams, response: browser.BrowserSessionInfo },
   "DELETE /v1/browser/sessions/{id}": { params: browser.BrowserSessionParams, response: common.Success },
+  "GET /v1/browser/sessions/{id}/downloads": { params: browser.BrowserSessionParams, response: browser.DownloadList },
   "POST /v1/browser/interactions/navigate": { body: browser.NavigateBody, response: browser.NavigateResult },
   "POST /v1/browser/interactions/click": { body: browser.ClickBody, response: browser.ActionResult },
   "POST /v1/browser/interactions/type": { body: browser.TypeBody, response: browser.ActionResult },
@@ -58,6 +59,7 @@ export const ROUTES = {
   "POST /v1/browser/interactions/extract": { body: browser.ExtractBody, response: browser.ExtractResult },
   "POST /v1/browser/interactions/content": { body: browser.ContentBody, response: browser.ContentResult },
   "POST /v1/browser/interactions/snapshot": { body: browser.SnapshotBody, response: browser.SnapshotResult },
+  "POST /v1/browser/interactions/upload": { body: browser.UploadBody, response: browser.ActionResult },
 
   /** JSON-RPC 2.0 (Model Context Protocol), validated by the MCP SDK. */
   "POST /mcp": {},

@@ -61,6 +61,8 @@ function bodyField(path: string): string | undefined {
 
 /** GET/DELETE routes whose last path segment names the session, a task or a browser session. */
 const ID_IN_PATH = /^\/(?:sessions|v1\/sessions\/status|v1\/executions|v1\/browser\/sessions)\/([^/]+)\/?$/;
+/** A browser session's downloads: in the sandbox the browser session lives in. */
+const DOWNLOADS_IN_PATH = /^\/v1\/browser\/sessions\/([^/]+)\/downloads\/?$/;
 
 /** The session an id belongs to: task and browser-session ids start with their session's id and a dot. */
 export function routeKey(id: string): string {
@@ -150,7 +152,7 @@ export class HostRouter {
     if (method === "POST" && path === "/mcp") return this.mcp(request);
     if (method === "POST" && path === "/upload") return this.upload(request);
     if (method === "GET" && path === "/files") return this.toSandbox(request, url.searchParams.get("session_id") ?? undefined, null);
-    const inPath = (method === "GET" || method === "DELETE") && ID_IN_PATH.exec(path);
+    const inPath = (method === "GET" || method === "DELETE") && (ID_IN_PATH.exec(path) ?? DOWNLOADS_IN_PATH.exec(path));
     if (inPath) return this.toSandbox(request, decodeURIComponent(inPath[1]!), null);
     const field = method === "POST" ? bodyField(path) : undefined;
     if (field) {

@@ -112,7 +112,10 @@ export const clickElement = defineTool({
   session: "browser",
   surfaces: ["mcp", "frameworks"],
   async run(backend, args) {
-    await backend.browser(args.session_id).click(args.selector, args.timeout ?? ELEMENT_WAIT_MS);
+    const result = (await backend.browser(args.session_id).click(args.selector, args.timeout ?? ELEMENT_WAIT_MS)) as { downloads?: unknown[] } | undefined;
+    // A click that downloads says where the files went (the session's downloads/ folder).
+    const downloads = result?.downloads;
+    if (downloads?.length) return reply({ message: `Clicked ${args.selector}; it downloaded ${downloads.length} file(s)`, downloads });
     return reply({ message: `Clicked ${args.selector}` });
   },
 });

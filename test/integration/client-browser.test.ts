@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { BrowserSessionError, CodeRunner, ElementNotFoundError, InvalidRequestError, TimeoutError } from "../../src/client/index";
+import { BrowserSessionError, CodeRunner, ElementNotFoundError, FileError, InvalidRequestError, TimeoutError } from "../../src/client/index";
 import { startTestServer, type TestServer } from "../helpers/server";
 import { servePages } from "../helpers/pages";
 
@@ -23,6 +23,11 @@ const PAGES: Record<string, (url: URL) => string> = {
       `<form action="/done"><input id="name" name="name"><input id="note" name="note"><button id="send" type="submit">Send</button></form>
        <button id="reveal" onclick="setTimeout(() => document.getElementById('late').style.display = 'block', 200)">Reveal</button>
        <p id="late" style="display:none">Revealed</p>`,
+    ),
+  "/files": () =>
+    html(
+      "Files",
+      `<a id="get" href="data:text/plain,hello%20file" download="hello.txt">Get</a><input type="file" id="pick" onchange="document.getElementById('picked').textContent = this.files[0].name + ':' + this.files[0].size"><p id="picked"></p>`,
     ),
   "/done": (url) => html("Done", `<p id="greeting">Hello, ${url.searchParams.get("name")}! ${url.searchParams.get("note")}</p>`),
 };
@@ -117,6 +122,22 @@ describe("browser sessions", () => {
     const stale = await browser.click(`ref=${name}`).catch((error: unknown) => error);
     expect(stale).toBeInstanceOf(ElementNotFoundError);
     expect((stale as ElementNotFoundError).code).toBe("STALE_REF");
+  });
+
+  test("a download's answer says where it went; listDownloads lists it; uploadFiles puts it into a file input", async () => {
+    await using browser = await runner.browser.createSession();
+    await browser.navigate(`${base}/files`);
+    const clicked = await browser.click("#get");
+    expect(clicked.downloads).toHaveLength(1);
+    const [download] = clicked.downloads!;
+    expect(download).toMatchObject({ filename: "hello.txt", status: "completed", size: 10 });
+    expect(download!.relative_path).toBe(`browser-downloads/${browser.sessionId}/hello.txt`);
+    expect(await browser.listDownloads()).toEqual([download!]);
+    await browser.uploadFiles("#pick", [download!.relative_path!]);
+    expect((await browser.extractElements("#picked"))[0]!.text).toBe("hello.txt:10");
+    const escaping = await browser.uploadFiles("#pick", ["../../etc/passwd"]).catch((error) => error);
+    expect(escaping).toBeInstanceOf(FileError);
+    expect(escaping.code).toBe("INVALID_PATH");
   });
 
   test("typed errors: missing element, wait timeout, bad URL", async () => {

@@ -487,6 +487,27 @@ print(json.dumps(out))`,
     expect(refused.status).toBe(502);
  }, 120_000);
 
+  test("a page's download lands as the sandbox user's file, and a file input takes the user's file", async () => {
+    const sandbox = sandboxes.confined!;
+    const [port, mine] = await probe(
+      sandbox,
+      "import os, json, threading, functools, http.server\nos.makedirs('dl', exist_ok=True)\nopen('dl/index.html', 'w').write('<a id=get href=data.txt download>get</a><input type=file id=pick onchange=\"document.getElementById(\\'picked\\').textContent = this.files[0].name + \\':\\' + this.files[0].size\"><p id=picked></p>')\nopen('dl/data.txt', 'w').write('from the sandbox')\nopen('mine.txt', 'w').write('12345')\nsite = http.server.ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(http.server.SimpleHTTPRequestHandler, directory='dl'))\nthreading.Thread(target=site.serve_forever, daemon=True).start()\nprint(json.dumps([site.server_port, os.path.abspath('mine.txt')]))",
+    );
+    const session_id = (await call(sandbox, "POST", "/v1/browser/sessions/", {})).body.session_id;
+    expect((await call(sandbox, "POST", "/v1/browser/interactions/navigate", { session_id, url: `http://127.0.0.1:${port}/`, wait_timeout: 60_000 })).status).toBe(200);
+    const clicked = await call(sandbox, "POST", "/v1/browser/interactions/click", { session_id, selector: "#get" });
+    expect(clicked.status).toBe(200);
+    const download = clicked.body.downloads?.[0];
+    expect(download).toMatchObject({ filename: "data.txt", status: "completed", size: 16 });
+    const seen = await probe(sandbox, `import os, json\np = ${JSON.stringify(download.path)}\nprint(json.dumps([open(p).read(), os.stat(p).st_uid]))`);
+    expect(seen).toEqual(["from the sandbox", 1000]);
+    const uploaded = await call(sandbox, "POST", "/v1/browser/interactions/upload", { session_id, selector: "#pick", paths: [mine] });
+    expect(uploaded.status).toBe(200);
+    expect((await call(sandbox, "POST", "/v1/browser/interactions/extract", { session_id, selector: "#picked" })).body.elements[0].text).toBe("mine.txt:5");
+    const refused = await call(sandbox, "POST", "/v1/browser/interactions/upload", { session_id, selector: "#pick", paths: ["/etc/passwd"] });
+    expect([refused.status, refused.body.code]).toEqual([400, "INVALID_PATH"]);
+  }, 120_000);
+
   test("egress off: nothing outside answers, DNS included, and refusals are immediate; loopback still works", async () => {
     const result = await probe(
       sandboxes.locked!,

@@ -1,6 +1,12 @@
+import { join } from "node:path";
 import { BrowserActions } from "../../browser/browser-actions";
 import { BrowserManager, type LaunchBrowser } from "../../browser/browser-manager";
 import { findChromium } from "../../browser/chromium-path";
+import { BrowserFiles, placeOf } from "../../browser/downloads";
+import { messageOf } from "../../errors";
+import { FileArea } from "../../files/file-area";
+import type { SandboxUserFiles } from "../../files/sandbox-user-files";
+import { WorkspaceFiles } from "../../files/workspace-files";
 import type { Feature, FeatureContext } from "../feature";
 import { browserRoutes } from "../routes/browser";
 
@@ -10,8 +16,12 @@ import { browserRoutes } from "../routes/browser";
  */
 export function browserFeature(context: FeatureContext, launch?: LaunchBrowser): Feature {
   const { config, log, confinement } = context;
+  // Confined, Chromium runs as the sandbox user: its downloads go to a folder of that user's, read as that user.
+  const confinedFiles = context.files && "removeTree" in context.files ? (context.files as SandboxUserFiles) : undefined;
+  const downloadsPath = confinedFiles ? join("/tmp", `coderunner-downloads-${crypto.randomUUID()}`) : undefined;
   const manager = new BrowserManager({
     launch,
+    downloadsPath,
     // Confined, Playwright starts Chromium through a wrapper that runs it as the sandbox user.
     executablePath: () => {
       const chromium = findChromium({ configured: config.chromiumPath });
@@ -21,11 +31,24 @@ export function browserFeature(context: FeatureContext, launch?: LaunchBrowser):
     idleSeconds: config.browserIdleSeconds,
     log,
   });
-  const actions = new BrowserActions(manager);
+  const files = new BrowserFiles({
+    files: context.files ?? new WorkspaceFiles(new FileArea(config.workspace), join(config.workspace, ".uploads")),
+    workspace: config.workspace,
+    placeOf: placeOf(context.sessions),
+    maxBytes: config.maxUploadBytes,
+    log,
+    asUser: confinedFiles,
+  });
+  const actions = new BrowserActions(manager, files);
   return {
     name: "browser",
     plugin: browserRoutes(manager, actions, context.sessions),
-    start: () => manager.start(),
+    start: async () => {
+      if (confinedFiles && downloadsPath) {
+        await confinedFiles.makeDirectory(downloadsPath).catch((error: unknown) => log.warn(`Could not make the browser's downloads folder ${downloadsPath}: ${messageOf(error)}`));
+      }
+      manager.start();
+    },
     stop: () => manager.stop(),
     health: () => ({ browser: manager.health() }),
   };

@@ -14,6 +14,7 @@ import {
   ContentBody,
   ContentResult,
   CreateBrowserSessionBody,
+  DownloadList,
   ExtractBody,
   ExtractResult,
   FillBody,
@@ -25,6 +26,7 @@ import {
   SnapshotBody,
   SnapshotResult,
   TypeBody,
+  UploadBody,
   WaitBody,
 } from "../../contract/browser";
 
@@ -82,6 +84,16 @@ export function browserRoutes(manager: BrowserManager, actions: BrowserActions, 
         response: { 200: BrowserSessionInfo, ...errors(404, 410) },
         detail: { tags, summary: "Get a browser session" },
       })
+      .get("/sessions/:id/downloads", ({ params }) => actions.downloads(params.id), {
+        params: BrowserSessionParams,
+        response: { 200: DownloadList, ...errors(404, 410) },
+        detail: {
+          tags,
+          summary: "The browser session's downloads (extension)",
+          description:
+            "What the session's pages downloaded, oldest first: where each was saved (the code session's `downloads/` when the browser session belongs to one, else `browser-downloads/<id>/` in the workspace), its name and size, or why it failed.",
+        },
+      })
       .delete(
         "/sessions/:id",
         async ({ params }) => {
@@ -137,6 +149,16 @@ export function browserRoutes(manager: BrowserManager, actions: BrowserActions, 
           tags,
           summary: "The page for an agent: readable article text, interactive elements and content anchors",
           description: "With url, navigates first. Without session_id, uses the default browser session. Every selector returned works in click and fill.",
+        },
+      })
+      .post("/interactions/upload", ({ body }) => actions.upload(body), {
+        body: UploadBody,
+        response: { 200: ActionResult, ...errors(400, 404, 408, 410, 413, 422) },
+        detail: {
+          tags,
+          summary: "Put session files into a file input (extension)",
+          description:
+            "Sets the files of an `<input type=\"file\">` (selector or `ref=e12`) to session files, as a user choosing them would. A path leaving the session's files is a 400 INVALID_PATH, a missing file a 404 FILE_NOT_FOUND, an element that is not a file input a 400 NOT_A_FILE_INPUT.",
         },
       })
       .post("/interactions/snapshot", ({ body }) => actions.snapshot(body ?? {}), {

@@ -94,6 +94,9 @@ describe("the host", () => {
       ["POST", "/v1/browser/interactions/navigate", { url: "about:blank" }, "default-sandbox"],
       ["GET", `/v1/browser/sessions/${id}.b1`, undefined, mine],
       ["DELETE", `/v1/browser/sessions/${id}.b1`, undefined, mine],
+      ["GET", `/v1/browser/sessions/${id}.b1/downloads`, undefined, mine],
+      ["GET", "/v1/browser/sessions/plain-browser/downloads", undefined, "default-sandbox"],
+      ["POST", "/v1/browser/interactions/upload", { session_id: `${id}.b1`, selector: "#f", paths: ["a.txt"] }, mine],
       ["GET", "/docs/json", undefined, "default-sandbox"],
     ];
     for (const [method, path, body, sandbox] of cases) {

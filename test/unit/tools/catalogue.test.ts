@@ -146,6 +146,15 @@ describe("callTool", () => {
     expect(calls.filter((call) => call[0] === "click").map((call) => call[2])).toEqual([5000, 300]);
   });
 
+  test("a click that downloads says where the files went", async () => {
+    const saved = { filename: "report.pdf", relative_path: "downloads/report.pdf", size: 3, status: "completed" };
+    const { backend } = fakeBackend({}, { click: async () => ({ success: true, downloads: [saved] }) });
+    const answer = await callTool(findTool("mcp", "click_element")!, "mcp", backend, { selector: "#get" });
+    expect(answer.json).toEqual({ success: true, message: "Clicked #get; it downloaded 1 file(s)", downloads: [saved] });
+    const plain = await callTool(findTool("mcp", "click_element")!, "mcp", fakeBackend().backend, { selector: "#a" });
+    expect(plain.json).toEqual({ success: true, message: "Clicked #a" });
+  });
+
   test("a screenshot is the viewport unless full_page, JSON for frameworks and an image for MCP", async () => {
     const { backend, calls } = fakeBackend();
     const answer = await callTool(findTool("frameworks", "take_screenshot")!, "frameworks", backend, {});
