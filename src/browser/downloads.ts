@@ -1,3 +1,4 @@
+import type { DownloadInfo } from "../contract/browser";
 import { statSync } from "node:fs";
 import { basename, isAbsolute, join, resolve } from "node:path";
 import type { Download, Request } from "playwright-core";
@@ -16,24 +17,8 @@ import type { BrowserSession } from "./browser-session";
  * writes the sandbox user's files as that user, and symlinks out of the workspace are refused.
  */
 
-/** A download as answers report it. */
-export interface DownloadInfo {
-  url: string;
-  /** The name the page suggested (Content-Disposition, `download` attribute, or the URL's last part). */
-  suggested_filename: string;
-  /** The name it was saved under: the suggestion made safe, and made unique in its folder. */
-  filename: string;
-  /** Where it is: absolute, in the session's file area (null until saved). */
-  path: string | null;
-  /** Relative to the files' root (the code session's working directory, else the workspace): usable in `/download` and `upload`. */
-  relative_path: string | null;
-  /** Bytes saved (null until saved). */
-  size: number | null;
-  status: "in_progress" | "completed" | "failed";
-  /** Why it failed: too large, cancelled by the page, a network error. */
-  error: string | null;
-  started_at: string;
-}
+/** A download as answers report it (the contract's `DownloadInfo`). */
+export type { DownloadInfo };
 
 /** Where one browser session's files are: its root (relative paths resolve here) and its downloads folder in it. */
 export interface SessionPlace {

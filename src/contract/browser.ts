@@ -22,7 +22,7 @@ export const DownloadInfo = t.Object({
   path: t.Nullable(t.String({ description: "Absolute path in the session's files; null until saved." })),
   relative_path: t.Nullable(t.String({ description: "Relative to the session's files (its code session's working directory, else the workspace): usable in /download and the upload interaction." })),
   size: t.Nullable(t.Number({ description: "Bytes saved; null until saved." })),
-  status: t.UnionEnum(["in_progress", "completed", "failed"]),
+  status: t.UnionEnum(["in_progress", "completed", "failed"]) as unknown as TUnsafe<"in_progress" | "completed" | "failed">,
   error: t.Nullable(t.String({ description: "Why it failed (over the size cap, cancelled, network error)." })),
   started_at: t.String(),
 });
