@@ -28,6 +28,10 @@ export function browserFeature(context: FeatureContext, launch?: LaunchBrowser):
       return confinement?.chromium(chromium) ?? chromium;
     },
     maxSessions: config.maxBrowserSessions,
+    // A sandbox serves one session: one ready context is enough. Each spare holds two renderers
+    // (~25 threads, tens of MB), and a small process budget (threads count) left Chromium no room
+    // for the renderer a navigation needs: it hung until its timeout.
+    spares: config.oneSession ? 1 : undefined,
     idleSeconds: config.browserIdleSeconds,
     log,
   });
