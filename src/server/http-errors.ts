@@ -101,7 +101,7 @@ export function bodyParsing(limit: number) {
         const text = await readLimitedText(request, limit);
         if (text.trim() === "") return {};
         try {
-          return JSON.parse(text);
+          return parseJSON(text);
         } catch {
           if (type === "text/plain") throw new AppError("UNSUPPORTED_MEDIA_TYPE", "Send a JSON body with Content-Type: application/json.");
           throw new AppError("INVALID_JSON", "The request body is not valid JSON.");
@@ -111,4 +111,19 @@ export function bodyParsing(limit: number) {
         return Object.fromEntries(new URLSearchParams(await readLimitedText(request, limit)));
       }
     });
+}
+
+/**
+ * JSON.parse that keeps every object printable. A key named `toString` or `valueOf` that holds data
+ * makes `${value}` throw, and Elysia prints a rejected value into its validation message, so such a
+ * body answered 500 instead of 422. Those objects get a hidden `Symbol.toPrimitive`, which JSON,
+ * key listings and validation never see.
+ */
+export function parseJSON(text: string): unknown {
+  return JSON.parse(text, (_key, value: unknown) => {
+    if (value !== null && typeof value === "object" && !Array.isArray(value) && (Object.hasOwn(value, "toString") || Object.hasOwn(value, "valueOf"))) {
+      Object.defineProperty(value, Symbol.toPrimitive, { value: () => "[object Object]", enumerable: false });
+    }
+    return value;
+  });
 }
