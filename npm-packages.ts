@@ -78,6 +78,7 @@ export async function writeNpmPackages(binaries: ReadonlyMap<Platform, string>, 
  * the SDK's declarations refer to nothing else (the package's type check proves it).
  */
 function writeDeclarations(out: string): void {
+  mkdirSync("dist", { recursive: true }); // a fresh clone has none yet
   const scratch = mkdtempSync(join(resolve("dist"), "types-"));
   try {
     const config = join(scratch, "tsconfig.json");
