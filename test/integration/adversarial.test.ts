@@ -110,9 +110,11 @@ describe.skipIf(!engineUp)("an agent's worst code costs at most its own run", ()
   });
 
   test("a thread bomb costs only its own run; the kernel keeps its state", async () => {
-    const { a, result } = await survives("import threading, time\nkept = 'yes'\nwhile True:\n    try: threading.Thread(target=time.sleep, args=(100,)).start()\n    except RuntimeError: pass");
+    const { a, result, after, steps } = await survives("import threading, time\nkept = 'yes'\nwhile True:\n    try: threading.Thread(target=time.sleep, args=(100,)).start()\n    except RuntimeError: pass");
+    console.log(`thread bomb: steps (s): ${steps.join(", ")}; the next run's state_lost ${after.state_lost}`);
     expect(result).toMatchObject({ status: "timeout", state_lost: false });
-    expect((await run(a, "print(kept)")).stdout).toBe("yes\n");
+    const kept = await run(a, "print(kept)");
+    expect(kept.stdout, JSON.stringify({ attack: result, after, kept })).toBe("yes\n");
   });
 
   test("memory_mb and vcpu_count are the sandbox's limits; a memory bomb costs only its own kernel", async () => {
