@@ -6,7 +6,7 @@ import { userEnvironment } from "../kernels/environment";
 import type { KernelUser } from "../kernels/jupyter-server";
 import { capabilitiesOf, namesOf } from "./capabilities";
 import { CHROMIUM_WRAPPER, sandboxAccount, SANDBOX_USER, SERVER_USER, SHELL_SCRIPTS_DIR, STATE_ROOT, USER_OOM_SCORE_ADJ } from "./layout";
-import { RunProcesses } from "./run-processes";
+import { RunProcesses } from "../kernels/run-processes";
 import { asUser, type UserCommandOptions } from "./user-command";
 
 /**

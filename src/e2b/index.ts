@@ -79,6 +79,8 @@ export function createE2BService(options: E2BServiceOptions) {
 
   return {
     registry,
+    /** Where the surface is mounted: every path under it is the E2B API. */
+    prefix: E2B_PREFIX,
     /** Answers one request whose path starts with `/e2b`. Never throws. */
     async handle(request: Request): Promise<Response> {
       const url = new URL(request.url);

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { RunProcesses } from "../confinement/run-processes";
+import type { RunProcesses } from "./run-processes";
 import type { KernelRunOutcome } from "./python-kernel";
 import { delay, stopSignal, within } from "../timers";
 import type { OutputCollector } from "./output";

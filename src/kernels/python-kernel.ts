@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { KernelAPI, KernelConnection, type KernelMessage, type ServerConnection } from "@jupyterlab/services";
-import type { RunProcesses } from "../confinement/run-processes";
+import type { RunProcesses } from "./run-processes";
 import { AppError, messageOf } from "../errors";
 import kernelGuard from "./kernel-guard.py" with { type: "text" };
 import type { OutputCollector } from "./output";

@@ -6,7 +6,7 @@ import { BashShell, type BashShellOptions } from "./bash-shell";
 import { userEnvironment } from "./environment";
 import type { KernelPool } from "./kernel-pool";
 import type { PythonKernel } from "./python-kernel";
-import type { ProcessFacts, RunProcesses } from "../confinement/run-processes";
+import type { ProcessFacts, RunProcesses } from "./run-processes";
 import { DEFAULT_SESSION_ID, Session, type SessionOptions } from "./session";
 import { SessionRegistry } from "../sessions/registry";
 

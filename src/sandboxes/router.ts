@@ -1,7 +1,6 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AppError, messageOf } from "../errors";
-import { E2B_PREFIX } from "../e2b";
 import type { Logger } from "../log";
 import { silentLogger } from "../log";
 import { readLimitedBytes } from "../server/http-errors";
@@ -27,8 +26,8 @@ export interface RouterOptions {
   spoolDir?: string;
   log?: Logger;
   fetch?: Fetch;
-  /** The E2B surface, answering every path under `/e2b` (its own auth and error shapes). */
-  e2b?: { handle(request: Request): Promise<Response> };
+  /** The E2B surface, answering every path under its `prefix` (`/e2b`; its own auth and error shapes). */
+  e2b?: { prefix: string; handle(request: Request): Promise<Response> };
 }
 
 /** Answered by the host itself. */
@@ -145,7 +144,8 @@ export class HostRouter {
     const { pathname: path } = url;
     const method = request.method;
     if (isHostRoute(method, path)) return this.options.hostApp.handle(request);
-    if (this.options.e2b && (path === E2B_PREFIX || path.startsWith(`${E2B_PREFIX}/`))) return this.options.e2b.handle(request);
+    const { e2b } = this.options;
+    if (e2b && (path === e2b.prefix || path.startsWith(`${e2b.prefix}/`))) return e2b.handle(request);
     const offered = request.headers.get("x-api-key");
     if (this.options.apiKey && needsKeyHeader(method, path, offered)) checkKey(offered, this.options.apiKey);
 

@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import type { Config } from "../config";
 import { type Confinement, processConfinement } from "../confinement/confinement";
-import { RunProcesses } from "../confinement/run-processes";
+import { RunProcesses } from "../kernels/run-processes";
 import { Executor } from "../kernels/executor";
 import { JupyterServer } from "../kernels/jupyter-server";
 import { KernelPool } from "../kernels/kernel-pool";

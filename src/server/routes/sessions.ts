@@ -1,5 +1,5 @@
 import { Elysia } from "elysia";
-import type { ProcessFacts } from "../../confinement/run-processes";
+import type { ProcessFacts } from "../../kernels/run-processes";
 import { checkEnvironment } from "../../kernels/environment";
 import { commandLine, cpuSeconds, rssBytes } from "../../kernels/proc-stats";
 import type { Session, SessionStore } from "../../kernels/session-store";

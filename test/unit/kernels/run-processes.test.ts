@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { parseStat, type ProcessFacts, type ProcessTable, procTable, RunProcesses } from "../../../src/confinement/run-processes";
+import { parseStat, type ProcessFacts, type ProcessTable, procTable, RunProcesses } from "../../../src/kernels/run-processes";
 
 const USER = 234567;
 
