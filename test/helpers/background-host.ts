@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { LABEL } from "../../src/docker/container-spec";
 import type { DockerClient } from "../../src/docker/docker-client";
 import { readHost } from "../../src/host/host-lock";
+import { until } from "./poll";
 
 /**
  * Stops the background host of `instance` (started by `ensureUp` or `coderunner up --json` with
@@ -15,7 +16,7 @@ export async function stopBackgroundHost(docker: DockerClient, instance: string,
     const host = readHost(instance);
     if (host) {
       process.kill(host.pid, "SIGTERM");
-      for (let i = 0; i < 100 && readHost(instance); i++) await Bun.sleep(100);
+      await until("the host to go", () => !readHost(instance)).catch(() => undefined);
     }
   } finally {
     if (saved === undefined) delete process.env.XDG_STATE_HOME;

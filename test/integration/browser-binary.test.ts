@@ -6,6 +6,7 @@ import { withDescendants } from "../../src/browser/process-tree";
 import { imageSize } from "../../src/browser/image-size";
 import { isAlive } from "../../src/kernels/proc-stats";
 import { servePages } from "../helpers/pages";
+import { until } from "../helpers/poll";
 
 /**
  * The compiled binary runs browser sessions from a directory with no node_modules. `bun build
@@ -136,8 +137,7 @@ describe("compiled binary", () => {
     expect(chromium.length).toBeGreaterThan(1);
     serverProcess!.kill("SIGTERM");
     expect(await serverProcess!.exited).toBe(0);
-    const deadline = performance.now() + 10_000;
-    while (chromium.some(isAlive) && performance.now() < deadline) await Bun.sleep(20);
+    await until("every Chromium process to end", () => !chromium.some(isAlive)).catch(() => undefined);
     expect(chromium.filter(isAlive)).toEqual([]);
     console.log(`binary checked ${hidesNodeModules ? "with the checkout's node_modules hidden" : "from a temp directory (no private mount namespace here)"}`);
   }, 120_000);

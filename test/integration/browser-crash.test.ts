@@ -9,6 +9,7 @@ import { silentLogger } from "../../src/log";
 import { bodyParsing, errorHandling } from "../../src/server/http-errors";
 import { browserRoutes } from "../../src/server/routes/browser";
 import { servePages } from "../helpers/pages";
+import { until } from "../helpers/poll";
 
 // Chromium on a busy 2-core machine can take seconds to start a page.
 setDefaultTimeout(60_000);
@@ -24,15 +25,6 @@ async function call(path: string, body?: unknown) {
   const init: RequestInit = body === undefined ? {} : { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
   const response = await app.handle(new Request(`http://localhost${path}`, init));
   return { status: response.status, body: (await response.json()) as Record<string, any> };
-}
-
-/** Resolves once `condition` holds, polling briefly; fails after `ms`. */
-async function until(condition: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error("condition not reached in time");
-    await Bun.sleep(10);
-  }
 }
 
 function browserRoot(pids: number[]): number {
@@ -53,7 +45,7 @@ describe("Chromium crash and shutdown", () => {
     const first = manager.processes();
     expect(first.length).toBeGreaterThan(1);
     process.kill(browserRoot(first), "SIGKILL");
-    await until(() => !manager.running);
+    await until("the browser to be down", () => !manager.running);
 
     const gone = await call("/v1/browser/interactions/navigate", { session_id: lost, url });
     expect(gone.status).toBe(410);
@@ -81,7 +73,7 @@ describe("Chromium crash and shutdown", () => {
       const { status } = await opening;
       expect([200, 503]).toContain(status);
       expect(performance.now() - started).toBeLessThan(15_000);
-      await until(() => !manager.running);
+      await until("the browser to be down", () => !manager.running);
     }
     expect((await call("/v1/browser/sessions/", {})).status).toBe(200);
   });
@@ -90,7 +82,7 @@ describe("Chromium crash and shutdown", () => {
     const pids = manager.processes();
     expect(pids.length).toBeGreaterThan(1);
     await manager.stop();
-    await until(() => pids.every((pid) => !isAlive(pid)));
+    await until("every Chromium process to end", () => pids.every((pid) => !isAlive(pid)));
     expect(manager.processes()).toEqual([]);
     expect((await call("/v1/browser/sessions/", {})).status).toBe(503);
   });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { isAlive } from "../../src/kernels/proc-stats";
+import { until } from "../helpers/poll";
 import { startTestServer } from "../helpers/server";
 
 // One real `coderunner serve` (real Jupyter Server, real kernels and shells) for the whole file.
@@ -143,7 +144,7 @@ describe("python", () => {
     const session = await newSession();
     const pid = Number((await run({ session_id: session, command: "import os\nvalue = 1\nprint(os.getpid())" })).body.stdout);
     process.kill(pid, "SIGKILL");
-    while (isAlive(pid)) await Bun.sleep(10);
+    await until("the kernel to be gone", () => !isAlive(pid));
     const next = await run({ session_id: session, command: "print('value' in globals())" });
     expect(next.status).toBe(200);
     expect(next.body.stdout).toBe("False\n");
@@ -157,7 +158,8 @@ describe("python", () => {
     const session = await newSession();
     const pid = Number((await run({ session_id: session, command: "import os; print(os.getpid())" })).body.stdout);
     const running = run({ session_id: session, timeout: 60, command: "import time\nprint('started', flush=True)\ntime.sleep(60)" });
-    await Bun.sleep(300);
+    // Executing, not just queued: its kernel says busy.
+    await until("the run to be executing", () => server.sessions.get(session).kernel?.connection.status === "busy");
     process.kill(pid, "SIGKILL");
     const response = await running;
     expect(response.body.status).toBe("error");
@@ -230,17 +232,14 @@ describe("bash", () => {
     const session = await newSession({ language: "bash" });
     const pid = Number((await run({ session_id: session, language: "bash", command: "echo $$" })).body.stdout);
     process.kill(pid, "SIGKILL");
-    while (isAlive(pid)) await Bun.sleep(10);
+    await until("the shell to be gone", () => !isAlive(pid));
     const next = await run({ session_id: session, language: "bash", command: "echo ok" });
     expect(next.body).toMatchObject({ stdout: "ok\n", status: "ok", state_lost: true });
     expect(next.body.stderr).toContain("shell had ended");
   });
 
   test("closing a session ends the shell's background jobs; so does replacing a shell that exited", async () => {
-    const waitDead = async (pid: number) => {
-      for (let i = 0; i < 100 && isAlive(pid); i++) await Bun.sleep(20);
-      return !isAlive(pid);
-    };
+    const waitDead = (pid: number) => until(`process ${pid} to end`, () => !isAlive(pid), { timeoutMs: 2000 }).then(() => true, () => false);
     const session = await newSession({ language: "bash" });
     const job = Number((await run({ session_id: session, language: "bash", command: "sleep 300 >/dev/null 2>&1 & echo $!" })).body.stdout);
     expect(isAlive(job)).toBe(true);
@@ -281,8 +280,7 @@ describe("sessions", () => {
     expect((await server.call("DELETE", `/sessions/${id}`)).body).toEqual({ success: true });
     expect((await server.call("GET", `/sessions/${id}`)).status).toBe(404);
     expect(existsSync(dir)).toBe(false);
-    for (let i = 0; i < 50 && isAlive(kernelPid); i++) await Bun.sleep(100);
-    expect(isAlive(kernelPid)).toBe(false);
+    await until("the session's kernel to end", () => !isAlive(kernelPid), { timeoutMs: 5000 });
   });
 
   test("env is set in the kernel and the shell; each session has its own working directory", async () => {

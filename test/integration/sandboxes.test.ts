@@ -223,12 +223,10 @@ describe.skipIf(!engineUp)("every route family reaches the session's own sandbox
     expect((await run(id, "pwd", { language: "bash" })).stdout).toBe("/tmp\n");
     const task = await call("POST", "/execute_async", { command: "import time; time.sleep(0.5); print(v * 2)", session_id: id });
     expect(task.body.task_id.startsWith(`${id}.`)).toBe(true);
-    let polled: any;
-    for (let i = 0; i < 100; i++) {
-      polled = (await call("GET", `/v1/executions/${task.body.task_id}`)).body;
-      if (polled.is_complete) break;
-      await Bun.sleep(100);
-    }
+    const polled = await until("the task to complete", async () => {
+      const view = (await call("GET", `/v1/executions/${task.body.task_id}`)).body;
+      return view.is_complete ? view : undefined;
+    });
     expect(polled).toMatchObject({ status: "completed", serialized_stdout: "hellohello\n" });
     const stream = await fetch(`${host.url}/execute/stream`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ session_id: id, command: "print(v)" }) });
     expect(await stream.text()).toContain("hello");

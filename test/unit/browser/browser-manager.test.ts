@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { until } from "../../helpers/poll";
 import { BrowserManager, CHROMIUM_ARGS, DEFAULT_BROWSER_SESSION_ID } from "../../../src/browser/browser-manager";
 import { AppError } from "../../../src/errors";
 import { silentLogger } from "../../../src/log";
@@ -163,7 +164,7 @@ describe("BrowserManager", () => {
     await manager.create({ viewport });
     launcher.browsers[0]!.hangNewPage = true;
     const opening = manager.create({ viewport });
-    await Bun.sleep(5);
+    await until("the page to be opening", () => launcher.browsers[0]!.pagesOpening > 0);
     launcher.browsers[0]!.crash();
     expect(await codeOf(() => opening)).toBe("BROWSER_UNAVAILABLE");
     expect(manager.size).toBe(0);

@@ -88,7 +88,10 @@ function fakeBrowser(): FakeBrowser {
         page,
         setDefaultTimeout() {},
         async newPage() {
-          if (browser.hangNewPage) return new Promise<FakePage>(() => {});
+          if (browser.hangNewPage) {
+            browser.pagesOpening++;
+            return new Promise<FakePage>(() => {});
+          }
           browser.mostPagesOpening = Math.max(browser.mostPagesOpening, ++browser.pagesOpening);
           await browser.pageGate;
           browser.pagesOpening--;
