@@ -1,11 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import { Elysia } from "elysia";
-import { BrowserActions } from "../../../src/browser/browser-actions";
-import { BrowserManager } from "../../../src/browser/browser-manager";
-import { silentLogger } from "../../../src/log";
-import { bodyParsing, errorHandling } from "../../../src/server/http-errors";
-import { browserRoutes } from "../../../src/server/routes/browser";
-import { fakeLauncher } from "./fakes";
+import { BrowserActions } from "../../../../src/browser/browser-actions";
+import { BrowserManager } from "../../../../src/browser/browser-manager";
+import { silentLogger } from "../../../../src/log";
+import { bodyParsing, errorHandling } from "../../../../src/server/http-errors";
+import { browserRoutes } from "../../../../src/server/routes/browser";
+import { fakeLauncher } from "../../browser/fakes";
 
 /** The browser routes on a fake Chromium: everything decided before a page is touched. */
 function setup(maxSessions = 2) {
