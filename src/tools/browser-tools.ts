@@ -9,8 +9,8 @@ export const createBrowserSession = defineTool({
   title: "Open a browser session",
   description: "Open a new browser session (a fresh page with its own cookies) for web automation.",
   params: Type.Object({
-    width: Type.Optional(Type.Integer({ exclusiveMinimum: 0, description: "Viewport width in pixels (default 1920)." })),
-    height: Type.Optional(Type.Integer({ exclusiveMinimum: 0, description: "Viewport height in pixels (default 1080)." })),
+    width: Type.Optional(Type.Integer({ minimum: 16, maximum: 8192, description: "Viewport width in pixels (default 1920)." })),
+    height: Type.Optional(Type.Integer({ minimum: 16, maximum: 8192, description: "Viewport height in pixels (default 1080)." })),
   }),
   surfaces: ["frameworks"],
   async run(backend, args) {
@@ -85,8 +85,8 @@ export const browserSnapshot = defineTool({
     'to pass as selector "ref=e12" to click_element and fill_input. At most max_tokens (default 3000); pass the returned cursor to read on. ' +
     "query or selector shows only one region. Refs go stale when the page changes: take a new snapshot then.",
   params: Type.Object({
-    query: Type.Optional(Type.String({ description: "Only the parts containing this text (case-insensitive), with what surrounds them." })),
-    selector: Type.Optional(Type.String({ description: "Only this element's part of the page (CSS selector or ref=eN)." })),
+    query: Type.Optional(Type.String({ minLength: 1, description: "Only the parts containing this text (case-insensitive), with what surrounds them." })),
+    selector: Type.Optional(Type.String({ minLength: 1, description: "Only this element's part of the page (CSS selector or ref=eN)." })),
     max_tokens: Type.Optional(Type.Integer({ minimum: 50, maximum: 100_000, description: "Cap on the answer, in tokens (characters / 4). Default 3000." })),
     cursor: Type.Optional(Type.String({ description: "The cursor a previous snapshot returned: its next part." })),
   }),
@@ -101,14 +101,14 @@ export const browserSnapshot = defineTool({
   },
 });
 
-const elementWait = Type.Optional(Type.Number({ exclusiveMinimum: 0, description: `Milliseconds to wait for the element (default ${ELEMENT_WAIT_MS}).` }));
+const elementWait = Type.Optional(Type.Integer({ minimum: 1, maximum: 600_000, description: `Milliseconds to wait for the element (default ${ELEMENT_WAIT_MS}).` }));
 
 export const clickElement = defineTool({
   name: "click_element",
   aliases: ["browser_click"],
   title: "Click",
   description: 'Click the element matching a CSS selector (e.g. one returned by extract_page_content), or a snapshot ref as "ref=e12".',
-  params: Type.Object({ selector: Type.String({ description: "CSS selector of the element to click." }), timeout: elementWait }),
+  params: Type.Object({ selector: Type.String({ minLength: 1, description: "CSS selector of the element to click." }), timeout: elementWait }),
   session: "browser",
   surfaces: ["mcp", "frameworks"],
   async run(backend, args) {
@@ -125,7 +125,7 @@ export const fillInput = defineTool({
   aliases: ["browser_fill"],
   title: "Fill an input",
   description: 'Set the value of an input or textarea matching a CSS selector, or a snapshot ref as "ref=e12".',
-  params: Type.Object({ selector: Type.String({ description: "CSS selector of the input." }), value: Type.String({ description: "The text to put in it." }) }),
+  params: Type.Object({ selector: Type.String({ minLength: 1, description: "CSS selector of the input." }), value: Type.String({ description: "The text to put in it." }) }),
   session: "browser",
   surfaces: ["mcp", "frameworks"],
   async run(backend, args) {

@@ -19,7 +19,7 @@ const call = (name: string, args: unknown) => ({ type: "function" as const, func
 describe("OpenAI adapter", () => {
   test("parameters are plain JSON Schema from the catalogue", () => {
     const click = getTools().find((tool) => tool.function.name === "click_element")!;
-    expect(click.function.parameters).toMatchObject({ type: "object", required: ["selector"], properties: { selector: { type: "string" }, timeout: { type: "number" } } });
+    expect(click.function.parameters).toMatchObject({ type: "object", required: ["selector"], properties: { selector: { type: "string" }, timeout: { type: "integer" } } });
     expect(JSON.stringify(click.function.parameters)).not.toContain("session_id");
   });
 
