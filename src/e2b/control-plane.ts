@@ -1,4 +1,6 @@
 import { Elysia, t } from "elysia";
+import { AppError } from "../errors";
+import { parseJSON, readLimitedText } from "../server/http-errors";
 import { checkKey } from "../server/key-policy";
 import { apiError, E2BError, unsupported } from "./errors";
 import { DEFAULT_TIMEOUT_SECONDS, type E2BRegistry, type E2BSandbox, ENVD_VERSION } from "./registry";
@@ -57,15 +59,34 @@ const created = (e2b: E2BSandbox) => ({
   envdAccessToken: e2b.accessToken,
 });
 
+/** Largest control-plane request body: settings, metadata and environment variables of one sandbox. */
+const MAX_BODY_BYTES = 1024 * 1024;
+
 /**
  * E2B's control plane (the API `E2B_API_URL` points at): create, connect, kill, info, list and
  * timeout of sandboxes, each a CodeRunner session sandbox. Errors are E2B's `{code, message}`.
  */
 export function controlPlane(registry: E2BRegistry, apiKey: string | undefined) {
   return new Elysia({ name: "e2b-control-plane" })
+    // The server's JSON reading: a size cap (bodies here are a sandbox's settings), and objects whose
+    // toString or valueOf is data still print, so a validation message about them is a 400, not a crash.
+    .onParse(async ({ request }, contentType) => {
+      if (!/json/i.test(contentType)) return;
+      const text = await readLimitedText(request, MAX_BODY_BYTES);
+      if (text.trim() === "") return {};
+      try {
+        return parseJSON(text);
+      } catch {
+        throw new E2BError(400, "The request body is not valid JSON.");
+      }
+    })
     .onError(({ error, code }) => {
       if (code === "VALIDATION") return apiError(new E2BError(400, `Invalid request: ${(error as Error).message.split("\n")[0]}`));
-      if (code === "PARSE") return apiError(new E2BError(400, "The request body is not valid JSON."));
+      if (code === "PARSE") {
+        // What the parser above refused (413, 400) comes wrapped; anything else is JSON that would not parse.
+        const cause = (error as { cause?: unknown }).cause;
+        return apiError(cause instanceof E2BError || cause instanceof AppError ? cause : new E2BError(400, "The request body is not valid JSON."));
+      }
       if (code === "NOT_FOUND") return apiError(new E2BError(404, "No such E2B API route in CodeRunner."));
       return apiError(error);
     })

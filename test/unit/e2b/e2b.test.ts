@@ -106,6 +106,13 @@ describe("E2B surface", () => {
     expect([missing.status, await missing.json()]).toEqual([404, { code: 404, message: "Sandbox nope not found." }]);
     const bad = await ask("/v2/sandboxes", { method: "POST", headers: key, body: JSON.stringify({ timeout: "soon" }) });
     expect([bad.status, (await bad.json()).code]).toEqual([400, 400]);
+    // Data under toString or valueOf once crashed Elysia's validation message (a 500): a 400 now.
+    for (const hostile of [{ metadata: { toString: [1] } }, { envVars: { valueOf: { a: 1 } } }, { templateID: { toString: "x" } }]) {
+      const refused = await ask("/v2/sandboxes", { method: "POST", headers: key, body: JSON.stringify(hostile) });
+      expect([refused.status, (await refused.json()).code], JSON.stringify(hostile)).toEqual([400, 400]);
+    }
+    const huge = await ask("/v2/sandboxes", { method: "POST", headers: key, body: JSON.stringify({ metadata: { pad: "x".repeat(2 * 1024 * 1024) } }) });
+    expect([huge.status, (await huge.json()).code]).toEqual([413, 413]);
     const paused = await ask("/sandboxes/x/pause", { method: "POST", headers: key });
     expect([paused.status, (await paused.json()).message]).toEqual([501, expect.stringContaining("Pausing a sandbox")]);
   });
