@@ -19,6 +19,9 @@ export const RunErrorSchema = t.Object({
   traceback: t.Array(t.String()),
 });
 
+/** One rich output (`display_data` / `execute_result`), keyed by MIME type: `image/png` is base64, `text/html`, `application/json`, ... */
+export const RichResult = t.Record(t.String(), t.Unknown(), { description: "Rich output keyed by MIME type (image/png base64, text/html, ...)." });
+
 export const ExecutionResult = t.Object(
   {
     stdout: t.String(),
@@ -28,7 +31,7 @@ export const ExecutionResult = t.Object(
     session_id: t.String(),
     status: t.Union([t.Literal("ok"), t.Literal("error"), t.Literal("timeout")]),
     error: t.Nullable(RunErrorSchema),
-    results: t.Array(t.Record(t.String(), t.Unknown()), { description: "Rich outputs keyed by MIME type (image/png base64, text/html, ...)." }),
+    results: t.Array(RichResult, { description: "Rich outputs keyed by MIME type (image/png base64, text/html, ...)." }),
     truncated: t.Boolean({ description: "True when output hit the size cap and the rest was dropped." }),
     state_lost: t.Boolean({ description: "True when the session's kernel or shell had to be restarted." }),
     exit_code: t.Nullable(t.Number({ description: "Exit status of a shell run; null for Python." })),
@@ -36,8 +39,22 @@ export const ExecutionResult = t.Object(
   { title: "ExecutionResult" },
 );
 
+/**
+ * The `data` of each event `POST /execute/stream` sends while the run goes on, the event's name
+ * repeated as `type`. The stream then ends with `done` (an `ExecutionResult`) or, when the run could
+ * not happen, `failed` (an error body `{detail, code}`).
+ */
+export const OutputEvent = t.Union([
+  t.Object({ type: t.Literal("stdout"), text: t.String() }),
+  t.Object({ type: t.Literal("stderr"), text: t.String() }),
+  t.Object({ type: t.Literal("result"), data: RichResult }),
+  t.Object({ type: t.Literal("error"), error: RunErrorSchema }, { description: "The user's code raised: the run goes on to `done` with status \"error\"." }),
+]);
+
 // The TypeScript types, derived from the schemas above (each named as its schema).
 export type Language = typeof Language.static;
 export type ExecuteBody = typeof ExecuteBody.static;
 export type RunError = typeof RunErrorSchema.static;
 export type ExecutionResult = typeof ExecutionResult.static;
+export type RichResult = typeof RichResult.static;
+export type OutputEvent = typeof OutputEvent.static;

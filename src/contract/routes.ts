@@ -13,6 +13,8 @@ export interface RouteSchemas {
   query?: TSchema;
   /** Absent where the answer is not JSON described by a schema (`/execute/stream` is SSE, `/mcp` is JSON-RPC). */
   response?: TSchema;
+  /** An SSE answer's events: each event name with the schema of its JSON `data`. */
+  events?: Record<string, TSchema>;
 }
 
 /**
@@ -25,7 +27,17 @@ export const ROUTES = {
   "GET /health": { response: common.Health },
 
   "POST /execute": { body: execute.ExecuteBody, response: execute.ExecutionResult },
-  "POST /execute/stream": { body: execute.ExecuteBody },
+  "POST /execute/stream": {
+    body: execute.ExecuteBody,
+    events: {
+      stdout: execute.OutputEvent,
+      stderr: execute.OutputEvent,
+      result: execute.OutputEvent,
+      error: execute.OutputEvent,
+      done: execute.ExecutionResult,
+      failed: common.ErrorBody,
+    },
+  },
   "POST /execute_async": { body: execute.ExecuteBody, response: tasks.TaskSubmitted },
   "GET /v1/executions/{task_id}": { params: tasks.TaskIdParams, response: tasks.TaskView },
 

@@ -3,20 +3,10 @@
  * and forwarded as typed events to an optional listener (the streaming endpoint).
  */
 
-/** A rich output: one `display_data` / `execute_result`, keyed by MIME type (`image/png` is base64). */
-export type RichResult = Record<string, unknown>;
+import type { OutputEvent, RichResult, RunError } from "../contract/execute";
 
-export interface RunError {
-  ename: string;
-  evalue: string;
-  traceback: string[];
-}
-
-export type OutputEvent =
-  | { type: "stdout"; text: string }
-  | { type: "stderr"; text: string }
-  | { type: "result"; data: RichResult }
-  | { type: "error"; error: RunError };
+/** What a run sends its listener: the wire's stream events, as the contract defines them. */
+export type { OutputEvent, RichResult, RunError };
 
 export type OutputListener = (event: OutputEvent) => void;
 

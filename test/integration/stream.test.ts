@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Value } from "@sinclair/typebox/value";
+import { ROUTES } from "../../src/contract/routes";
 import { runsAndFilesFeature } from "../../src/server/features/runs-and-files";
 import { startTestServer } from "../helpers/server";
 
@@ -20,7 +22,10 @@ interface SSEEvent {
   data: any;
 }
 
-/** Reads SSE events from a response body one at a time. */
+/** The contract's events of the stream, each with the schema of its data. */
+const EVENTS: Record<string, import("@sinclair/typebox").TSchema> = ROUTES["POST /execute/stream"].events;
+
+/** Reads SSE events from a response body one at a time, each checked against the contract. */
 function events(body: ReadableStream<Uint8Array>) {
   const reader = body.getReader();
   const decoder = new TextDecoder();
@@ -35,7 +40,13 @@ function events(body: ReadableStream<Uint8Array>) {
           buffer = buffer.slice(end + 2);
           const event = /^event: (.*)$/m.exec(block)?.[1];
           const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (event && data !== undefined) return { event, data: JSON.parse(data) };
+          if (event && data !== undefined) {
+            const parsed = JSON.parse(data);
+            expect(Object.keys(EVENTS)).toContain(event);
+            expect([...Value.Errors(EVENTS[event]!, parsed)].map((error) => `${error.path} ${error.message}`), `${event}: ${data}`).toEqual([]);
+            if (event !== "done" && event !== "failed") expect(parsed.type).toBe(event);
+            return { event, data: parsed };
+          }
           continue; // a comment (keep-alive)
         }
         const { done, value } = await reader.read();
