@@ -26,6 +26,8 @@ export const ErrorStatus = {
   METHOD_NOT_ALLOWED: 405,
   TIMEOUT: 408,
   SESSION_BUSY: 409,
+  /** The session's sandbox is paused (E2B `pause`): its processes are frozen until it is resumed. */
+  SESSION_PAUSED: 409,
   SESSION_GONE: 410,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,

@@ -263,6 +263,16 @@ export class DockerClient {
     return response.status === 204;
   }
 
+  /** `POST /containers/{id}/pause`: freezes every process of the container (cgroup freezer); memory is kept. */
+  async pauseContainer(id: string): Promise<void> {
+    await (await this.call("POST", `/containers/${encodeURIComponent(id)}/pause`, { expect: [204] })).text();
+  }
+
+  /** `POST /containers/{id}/unpause`: its processes go on where they were. */
+  async unpauseContainer(id: string): Promise<void> {
+    await (await this.call("POST", `/containers/${encodeURIComponent(id)}/unpause`, { expect: [204] })).text();
+  }
+
   /** `POST /containers/{id}/stop`; false when it was not running (304). */
   async stopContainer(id: string, options: { timeoutSeconds?: number } = {}): Promise<boolean> {
     const response = await this.call("POST", `/containers/${encodeURIComponent(id)}/stop`, {

@@ -43,6 +43,8 @@ export interface SandboxHandle {
   state: "running" | "stopped" | "failed";
   /** Why it stopped, when it ended by itself (exit code, out of memory). */
   stopReason?: string;
+  /** Running but frozen (`pause`): its API does not answer until `resume`. */
+  paused?: boolean;
   address?: SandboxAddress;
   createdAt: Date;
   limits: SandboxLimits;
@@ -80,6 +82,10 @@ export interface SandboxBackend {
   ensureDefault(onProgress?: (line: string) => void): Promise<SandboxHandle>;
   start(id: string): Promise<SandboxHandle>;
   stop(id: string): Promise<void>;
+  /** Freezes a running sandbox's processes, memory kept; its API does not answer meanwhile. */
+  pause(id: string): Promise<void>;
+  /** Lets a paused sandbox's processes go on. */
+  resume(id: string): Promise<void>;
   /** Removes the sandbox and its files; a missing one is not an error. */
   remove(id: string): Promise<void>;
   /** Every sandbox of this instance, running or not. */

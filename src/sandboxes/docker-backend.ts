@@ -298,6 +298,18 @@ export class DockerBackend implements SandboxBackend {
     });
   }
 
+  async pause(id: string): Promise<void> {
+    await this.docker.pauseContainer(id).catch((error) => {
+      throw dockerFailure(error, "Cannot pause the sandbox");
+    });
+  }
+
+  async resume(id: string): Promise<void> {
+    await this.docker.unpauseContainer(id).catch((error) => {
+      throw dockerFailure(error, "Cannot resume the sandbox");
+    });
+  }
+
   async remove(id: string): Promise<void> {
     const info = await this.docker.inspectContainer(id);
     try {
@@ -340,6 +352,7 @@ export class DockerBackend implements SandboxBackend {
       role: labels[LABEL.role] === "session" ? "session" : "default",
       state: handleState,
       stopReason,
+      paused: state.Paused === true || undefined,
       address: endpoint ? { baseURL: endpoint.baseURL, apiKey: endpoint.apiKey } : undefined,
       createdAt: new Date(info.Created),
       limits: {

@@ -48,7 +48,8 @@ async function fromEach<T>(targets: SandboxAPI[], call: (api: SandboxAPI) => Pro
  */
 export function createHostApp(deps: HostAppDeps) {
   const { manager } = deps;
-  const sessionTargets = () => manager.list().map((session) => session.api);
+  // A paused sandbox answers nothing until it is resumed: it is left out of what every sandbox is asked.
+  const sessionTargets = () => manager.list().filter((session) => !session.paused).map((session) => session.api);
 
   const create = async (body: typeof CreateSessionBody.static | undefined): Promise<SessionSandbox> => {
     const request: SessionRequest = {

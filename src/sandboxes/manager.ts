@@ -33,6 +33,8 @@ export interface SessionSandbox {
   /** When its lifetime ends (ms), if it has one. */
   endsAt?: number;
   metadata: Record<string, unknown>;
+  /** Frozen by `pause` until `resume`: no request reaches it, and neither idle time nor lifetime counts. */
+  paused?: boolean;
 }
 
 export interface ManagerOptions {
@@ -161,8 +163,9 @@ export class SandboxManager {
     return this.sessions.size;
   }
 
-  /** Marks a session used now and one more request in flight; call the returned function when it is answered. */
+  /** Marks a session used now and one more request in flight; call the returned function when it is answered. A paused session is a 409. */
   use(session: SessionSandbox): () => void {
+    if (session.paused) throw new AppError("SESSION_PAUSED", `Session ${session.id} is paused: its processes are frozen until it is resumed (E2B Sandbox.connect).`);
     session.lastUsed = this.clock();
     session.inflight += 1;
     let done = false;
@@ -330,6 +333,37 @@ export class SandboxManager {
   }
 
   /**
+   * Freezes session `id`'s sandbox (every process, memory kept) until `resume`. Requests that name it
+   * meanwhile are refused with 409; its idle time and lifetime stop counting. False when it was already paused.
+   */
+  async pause(id: string): Promise<boolean> {
+    const session = this.sessions.get(id);
+    if (!session) throw new AppError("SESSION_NOT_FOUND", `No session ${id}.`);
+    if (session.paused) return false;
+    session.paused = true;
+    try {
+      await this.backend.pause(session.sandbox.id);
+    } catch (error) {
+      session.paused = undefined;
+      throw error;
+    }
+    this.options.log.info(`Session ${id} paused`);
+    return true;
+  }
+
+  /** Lets a paused session's processes go on, its idle time counted from now. False when it was not paused. */
+  async resume(id: string): Promise<boolean> {
+    const session = this.sessions.get(id);
+    if (!session) throw new AppError("SESSION_NOT_FOUND", `No session ${id}.`);
+    if (!session.paused) return false;
+    await this.backend.resume(session.sandbox.id);
+    session.paused = undefined;
+    session.lastUsed = this.clock();
+    this.options.log.info(`Session ${id} resumed`);
+    return true;
+  }
+
+  /**
    * Ends a session: removes its sandbox (processes, files, disk). False when no such session.
    * `reason` is what later calls naming it are told (410).
    */
@@ -371,6 +405,8 @@ export class SandboxManager {
         await this.backend.remove(handle.id).catch(() => undefined);
         continue;
       }
+      // Paused under the previous host: its API answers nothing while frozen, and nothing here remembers the pause.
+      if (handle.paused) await this.backend.resume(handle.id).catch((error) => this.options.log.warn(`Resuming sandbox ${handle.name}: ${messageOf(error)}`));
       const api = new SandboxAPI(handle.address, this.fetch);
       const listed = await api.json<SessionList>("GET", "/sessions", undefined, 5000).catch(() => undefined);
       const own = listed?.sessions.find((session) => session.session_id !== DEFAULT_ID);
@@ -409,6 +445,7 @@ export class SandboxManager {
     const now = this.clock();
     const idleMs = this.options.idleSeconds * 1000;
     for (const session of [...this.sessions.values()]) {
+      if (session.paused) continue;
       if (session.endsAt !== undefined && now >= session.endsAt) {
         await this.close(session.id, "Its lifetime (vm_lifetime_seconds) ended.");
         continue;

@@ -91,11 +91,11 @@ export class FakeBackend implements SandboxBackend {
   }
 
   /** Adds a sandbox as if a previous host had left it (state, sessions inside, image age). */
-  leave(options: { state?: SandboxHandle["state"]; sessions?: string[]; imageCurrent?: boolean; stopReason?: string }): SandboxHandle {
+  leave(options: { state?: SandboxHandle["state"]; sessions?: string[]; imageCurrent?: boolean; stopReason?: string; paused?: boolean }): SandboxHandle {
     return this.add({ role: "session", limits: { memoryMB: 512, cpus: 1, pidsLimit: 64, diskMB: 100 }, egress: true }, options);
   }
 
-  private add(spec: SandboxSpec, options: { state?: SandboxHandle["state"]; sessions?: string[]; imageCurrent?: boolean; stopReason?: string } = {}) {
+  private add(spec: SandboxSpec, options: { state?: SandboxHandle["state"]; sessions?: string[]; imageCurrent?: boolean; stopReason?: string; paused?: boolean } = {}) {
     const name = spec.role === "default" ? "default-sandbox" : `sb${++this.counter}`;
     const fake = fakeSandboxServer(name, this.seen, { sessions: options.sessions });
     const handle = {
@@ -104,6 +104,7 @@ export class FakeBackend implements SandboxBackend {
       role: spec.role,
       state: options.state ?? "running",
       stopReason: options.stopReason,
+      paused: options.paused,
       address: { baseURL: `http://127.0.0.1:${fake.server.port}`, apiKey: `key-${name}` },
       createdAt: new Date(),
       limits: { ...spec.limits },
@@ -140,6 +141,14 @@ export class FakeBackend implements SandboxBackend {
   }
 
   async stop(): Promise<void> {}
+
+  async pause(id: string): Promise<void> {
+    this.handles.get(id)!.paused = true;
+  }
+
+  async resume(id: string): Promise<void> {
+    this.handles.get(id)!.paused = undefined;
+  }
 
   async remove(id: string): Promise<void> {
     const handle = this.handles.get(id);

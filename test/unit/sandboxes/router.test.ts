@@ -335,6 +335,39 @@ describe("lifecycle", () => {
     expect(h.manager.ended(idle)).toContain("idle");
   });
 
+  test("a paused session is refused (409), neither idles nor expires, and goes on when resumed", async () => {
+    let now = Date.now();
+    const h = await host({ manager: { clock: () => now, idleSeconds: 60 } });
+    const id = await h.newSession({ vm_lifetime_seconds: 10 });
+    expect(await h.manager.pause(id)).toBe(true);
+    expect(await h.manager.pause(id)).toBe(false);
+    const handle = h.backend.handles.get(h.manager.find(id)!.sandbox.id)!;
+    expect(handle.paused).toBe(true);
+    const refused = await h.call("POST", "/execute", { command: "1", session_id: id });
+    expect([refused.status, refused.body.code]).toEqual([409, "SESSION_PAUSED"]);
+    expect((await h.call("GET", `/v1/sessions/usage/${id}`)).status).toBe(409);
+    // Asking every sandbox (browser sessions) leaves the frozen one out instead of waiting on it.
+    expect((await h.call("GET", "/v1/browser/sessions/")).status).toBe(200);
+    now += 120_000;
+    await h.manager.sweep();
+    expect(h.manager.find(id)).toBeDefined();
+    h.manager.find(id)!.endsAt = now + 10_000;
+    expect(await h.manager.resume(id)).toBe(true);
+    expect(await h.manager.resume(id)).toBe(false);
+    expect(handle.paused).toBeUndefined();
+    expect((await h.call("POST", "/execute", { command: "1", session_id: id })).status).toBe(200);
+    expect(await h.manager.pause("nope").catch((error) => error.code)).toBe("SESSION_NOT_FOUND");
+  });
+
+  test("a session paused under the previous host is resumed when a new host finds it", async () => {
+    const backend = new FakeBackend();
+    const frozen = backend.leave({ sessions: ["s-frozen"], paused: true });
+    const h = await host({ backend });
+    expect(frozen.paused).toBeUndefined();
+    expect(h.manager.find("s-frozen")?.paused).toBeUndefined();
+    expect((await h.call("POST", "/execute", { command: "1", session_id: "s-frozen" })).status).toBe(200);
+  });
+
   test("a restarted host finds its sessions again, takes a warm sandbox back, and removes what no session owns", async () => {
     const backend = new FakeBackend();
     const kept = backend.leave({ sessions: ["s-old"] });
