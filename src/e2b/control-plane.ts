@@ -24,7 +24,13 @@ export const NewSandbox = t.Object({
 });
 
 const Timeout = t.Object({ timeout: t.Integer({ minimum: 0 }) });
-const ConnectBody = t.Object({ timeout: t.Optional(t.Integer({ minimum: 0 })) });
+const ConnectBody = t.Object({
+  timeout: t.Optional(t.Integer({ minimum: 0 })),
+  /** False: resume by rebooting (`onResume: "reboot"`); CodeRunner always keeps memory. */
+  memory: t.Optional(t.Boolean()),
+});
+const PauseBody = t.Object({ memory: t.Optional(t.Boolean({ description: "keepMemory: a paused CodeRunner sandbox always keeps its memory." })) });
+const ResumeBody = t.Object({ timeout: t.Optional(t.Integer({ minimum: 0 })), autoPause: t.Optional(t.Boolean()) });
 const IdParams = t.Object({ id: t.String() });
 const ListQuery = t.Object({
   metadata: t.Optional(t.String({ description: "URL-encoded k=v&k2=v2 a sandbox's metadata must all have." })),
@@ -42,7 +48,7 @@ function described(e2b: E2BSandbox, session: SessionSandbox) {
     metadata: Object.fromEntries(Object.entries(session.metadata).map(([key, value]) => [key, String(value)])),
     startedAt: session.createdAt.toISOString(),
     endAt: new Date(session.endsAt ?? Date.now()).toISOString(),
-    state: "running",
+    state: session.paused ? "paused" : "running",
     cpuCount: session.sandbox.limits.cpus,
     memoryMB: session.sandbox.limits.memoryMB,
     diskSizeMB: session.sandbox.limits.diskMB,
@@ -101,7 +107,7 @@ export function controlPlane(registry: E2BRegistry, apiKey: string | undefined) 
     .post(
       "/v2/sandboxes",
       async ({ body, set }) => {
-        if (body.autoPause) throw unsupported("autoPause (pause/resume)");
+        if (body.autoPause) throw unsupported("autoPause (pausing when the timeout ends)");
         if (body.volumeMounts !== undefined && !(Array.isArray(body.volumeMounts) && body.volumeMounts.length === 0)) throw unsupported("volumeMounts");
         if (body.mcp) throw unsupported("MCP servers in the sandbox");
         const { e2b } = await registry.create({
@@ -118,12 +124,36 @@ export function controlPlane(registry: E2BRegistry, apiKey: string | undefined) 
     )
     .post(
       "/v2/sandboxes/:id/connect",
-      ({ params, body }) => {
-        const { e2b } = registry.get(params.id);
-        if (body?.timeout) registry.setTimeout(params.id, body.timeout);
+      async ({ params, body, set }) => {
+        const { e2b, session } = registry.get(params.id);
+        if (session.paused) {
+          // A paused sandbox resumes on connect, as E2B's do; its processes go on where they stopped.
+          if (body?.memory === false) throw unsupported("Resuming by reboot (onResume: \"reboot\"); a paused CodeRunner sandbox keeps its memory");
+          await registry.resume(params.id, body?.timeout || undefined);
+          set.status = 201;
+        } else if (body?.timeout) registry.setTimeout(params.id, body.timeout);
         return created(e2b);
       },
       { params: IdParams, body: t.Optional(ConnectBody) },
+    )
+    .post(
+      "/sandboxes/:id/pause",
+      async ({ params, set }) => {
+        if (!(await registry.pause(params.id))) throw new E2BError(409, `Sandbox ${params.id} is already paused.`);
+        set.status = 204;
+      },
+      { params: IdParams, body: t.Optional(PauseBody) },
+    )
+    .post(
+      "/sandboxes/:id/resume",
+      async ({ params, body, set }) => {
+        if (body?.autoPause) throw unsupported("autoPause (pausing when the timeout ends)");
+        const { e2b } = registry.get(params.id);
+        if (!(await registry.resume(params.id, body?.timeout || undefined))) throw new E2BError(409, `Sandbox ${params.id} is not paused.`);
+        set.status = 201;
+        return created(e2b);
+      },
+      { params: IdParams, body: t.Optional(ResumeBody) },
     )
     .get(
       "/sandboxes/:id",
@@ -153,10 +183,10 @@ export function controlPlane(registry: E2BRegistry, apiKey: string | undefined) 
       "/v2/sandboxes",
       ({ query, set }) => {
         const wanted = query.metadata ? [...new URLSearchParams(query.metadata)] : [];
-        const states = query.state?.split(",").map((state) => state.trim()) ?? ["running"];
+        const states = query.state?.split(",").map((state) => state.trim()) ?? ["running", "paused"];
         const all = registry
           .list()
-          .filter(({ session }) => states.includes("running") && wanted.every(([key, value]) => String(session.metadata[key]) === value))
+          .filter(({ session }) => states.includes(session.paused ? "paused" : "running") && wanted.every(([key, value]) => String(session.metadata[key]) === value))
           .sort((a, b) => a.session.createdAt.getTime() - b.session.createdAt.getTime() || a.e2b.id.localeCompare(b.e2b.id));
         const start = query.nextToken ? all.findIndex(({ e2b }) => e2b.id === Buffer.from(query.nextToken!, "base64url").toString()) + 1 : 0;
         const limit = query.limit ?? 100;
@@ -167,8 +197,6 @@ export function controlPlane(registry: E2BRegistry, apiKey: string | undefined) 
       { query: ListQuery },
     )
     .get("/sandboxes/:id/metrics", () => Promise.reject(unsupported("Sandbox metrics (getMetrics)")))
-    .post("/sandboxes/:id/pause", () => Promise.reject(unsupported("Pausing a sandbox (pause/betaPause)")))
-    .post("/sandboxes/:id/resume", () => Promise.reject(unsupported("Resuming a paused sandbox")))
     .post("/sandboxes/:id/snapshots", () => Promise.reject(unsupported("Snapshots (createSnapshot)")))
     .get("/snapshots", () => Promise.reject(unsupported("Snapshots (listSnapshots)")))
     .post("/sandboxes/:id/fork", () => Promise.reject(unsupported("Forking a sandbox")))

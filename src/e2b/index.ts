@@ -58,6 +58,10 @@ export function createE2BService(options: E2BServiceOptions) {
       const message = (error as Error).message;
       return path.includes(".") ? rpcError(request, new E2BError(502, message)) : jsonError(new E2BError(502, message));
     }
+    if (sandbox.session.paused) {
+      const paused = new E2BError(502, `Sandbox ${id} is paused: Sandbox.connect resumes it.`);
+      return path.includes(".") ? rpcError(request, paused) : jsonError(paused);
+    }
     // The SDK sends the access token everywhere but on /contexts (see docs: e2b-protocol §1).
     if (!isContexts && !sameToken(request.headers.get("x-access-token"), sandbox.e2b.accessToken)) {
       const error = new E2BError(401, `Sandbox ${id}: missing or wrong X-Access-Token.`);

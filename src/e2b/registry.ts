@@ -99,6 +99,22 @@ export class E2BRegistry {
     return this.manager.close(id, "It was killed (E2B kill).");
   }
 
+  /**
+   * Freezes sandbox `id` (`docker pause`: every process stops where it is, memory kept) until
+   * `resume`. While paused its lifetime does not run out. False when it was already paused.
+   */
+  pause(id: string): Promise<boolean> {
+    return this.manager.pause(this.get(id).session.id);
+  }
+
+  /** Lets a paused sandbox go on, to end `timeoutSeconds` from now (E2B's 300 s when unsaid). False when it was not paused. */
+  async resume(id: string, timeoutSeconds: number = DEFAULT_TIMEOUT_SECONDS): Promise<boolean> {
+    const { session } = this.get(id);
+    if (!session.paused) return false;
+    session.endsAt = this.clock() + timeoutSeconds * 1000;
+    return this.manager.resume(id);
+  }
+
   /** The sandbox ends `seconds` from now (the manager's sweep removes it then). */
   setTimeout(id: string, seconds: number): void {
     this.get(id).session.endsAt = this.clock() + seconds * 1000;

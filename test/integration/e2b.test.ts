@@ -130,7 +130,6 @@ describe.skipIf(!engineUp)("E2B SDKs against CodeRunner", () => {
     expect(await refused.json()).toMatchObject({ code: 401, message: expect.stringContaining("X-Access-Token") });
     const unknown = await fetch(`${base}/health`, { headers: { ...headers, "E2b-Sandbox-Id": "nope" } });
     expect(unknown.status).toBe(502);
-    await expect(sbx.betaPause()).rejects.toThrow(/not supported/);
     await expect(sbx.getMetrics()).rejects.toThrow(/not supported/);
     const bad = await fetch(`${base}/v2/sandboxes`, { method: "POST", headers: { "content-type": "application/json" }, body: "{" });
     expect(bad.status).toBe(400);
@@ -260,6 +259,32 @@ describe.skipIf(!engineUp)("E2B SDKs against CodeRunner", () => {
     await expect(sbx.files.watchDir("/home/user/no-such-dir", () => undefined)).rejects.toBeInstanceOf(FileNotFoundError);
     await expect(sbx.files.watchDir("/home/user/watched/sub/deeper.txt", () => undefined)).rejects.toBeInstanceOf(InvalidArgumentError);
     await sbx.files.remove("/home/user/watched");
+  });
+
+  test("pause freezes a sandbox, memory and all; its data plane then says so; connect resumes it where it was", async () => {
+    await sbx.runCode("paused_value = 41");
+    const counter = await sbx.commands.run("while true; do echo tick >> ~/ticks; sleep 0.05; done", { background: true });
+    const ticks = async () => Number((await sbx.commands.run("cat ~/ticks 2>/dev/null | wc -l")).stdout.trim());
+    for (let i = 0; i < 100 && (await ticks()) === 0; i++) await Bun.sleep(50);
+    await sbx.setTimeout(2000);
+    expect(await sbx.pause()).toBe(true);
+    expect((await sbx.getInfo()).state).toBe("paused");
+    expect(await sbx.pause()).toBe(false);
+    const query = (state: "running" | "paused") => Sandbox.list({ query: { state: [state], metadata: { run: String(process.pid) } } }).nextItems();
+    expect((await query("paused")).map((item) => item.sandboxId)).toEqual([sbx.sandboxId]);
+    expect((await query("running")).map((item) => item.sandboxId)).not.toContain(sbx.sandboxId);
+    await expect(sbx.runCode("1")).rejects.toThrow(/paused/);
+    // Its 2 s timeout does not run out while it is paused (the host's sweep runs every second).
+    await Bun.sleep(3000);
+    expect((await sbx.getInfo()).state).toBe("paused");
+    const resumed = await Sandbox.connect(sbx.sandboxId, { timeoutMs: 600_000 });
+    expect((await sbx.getInfo()).state).toBe("running");
+    expect((await resumed.runCode("paused_value + 1")).text).toBe("42");
+    // The background command was frozen, not killed: it goes on counting.
+    const before = await ticks();
+    await Bun.sleep(500);
+    expect(await ticks()).toBeGreaterThan(before);
+    await counter.kill();
   });
 
   test("two sandboxes cannot see each other's files; kill, then connect is not found", async () => {

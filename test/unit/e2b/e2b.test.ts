@@ -94,7 +94,8 @@ describe("E2B surface", () => {
   }, 30_000);
 
   test("with a CodeRunner key the control plane wants it as X-API-KEY; bad input and unknown ids are E2B-shaped 4xx", async () => {
-    const registry = { get: (id: string) => { throw new E2BError(404, `Sandbox ${id} not found.`); } } as unknown as E2BRegistry;
+    const get = (id: string) => { throw new E2BError(404, `Sandbox ${id} not found.`); };
+    const registry = { get, pause: async (id: string) => get(id), resume: async (id: string) => get(id) } as unknown as E2BRegistry;
     const api = controlPlane(registry, "secret");
     const ask = (path: string, init: RequestInit = {}) => api.handle(new Request(`http://host${path}`, init));
     const anonymous = await ask("/v2/sandboxes");
@@ -114,6 +115,8 @@ describe("E2B surface", () => {
     const huge = await ask("/v2/sandboxes", { method: "POST", headers: key, body: JSON.stringify({ metadata: { pad: "x".repeat(2 * 1024 * 1024) } }) });
     expect([huge.status, (await huge.json()).code]).toEqual([413, 413]);
     const paused = await ask("/sandboxes/x/pause", { method: "POST", headers: key });
-    expect([paused.status, (await paused.json()).message]).toEqual([501, expect.stringContaining("Pausing a sandbox")]);
+    expect([paused.status, (await paused.json()).code]).toEqual([404, 404]);
+    const snapshot = await ask("/sandboxes/x/snapshots", { method: "POST", headers: key });
+    expect([snapshot.status, (await snapshot.json()).message]).toEqual([501, expect.stringContaining("Snapshots")]);
   });
 });
