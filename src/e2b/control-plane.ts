@@ -20,7 +20,8 @@ export const NewSandbox = t.Object({
   network: t.Optional(t.Unknown()),
   mcp: t.Optional(t.Unknown()),
   volumeMounts: t.Optional(t.Unknown()),
-  autoResume: t.Optional(t.Unknown()),
+  autoPauseMemory: t.Optional(t.Boolean()),
+  autoResume: t.Optional(t.Object({ enabled: t.Boolean() }, { additionalProperties: true })),
 });
 
 const Timeout = t.Object({ timeout: t.Integer({ minimum: 0 }) });
@@ -54,6 +55,7 @@ function described(e2b: E2BSandbox, session: SessionSandbox) {
     diskSizeMB: session.sandbox.limits.diskMB,
     envdVersion: ENVD_VERSION,
     allowInternetAccess: session.sandbox.egress,
+    lifecycle: { onTimeout: e2b.onTimeout, autoResume: e2b.autoResume },
   };
 }
 
@@ -107,7 +109,6 @@ export function controlPlane(registry: E2BRegistry, apiKey: string | undefined) 
     .post(
       "/v2/sandboxes",
       async ({ body, set }) => {
-        if (body.autoPause) throw unsupported("autoPause (pausing when the timeout ends)");
         if (body.volumeMounts !== undefined && !(Array.isArray(body.volumeMounts) && body.volumeMounts.length === 0)) throw unsupported("volumeMounts");
         if (body.mcp) throw unsupported("MCP servers in the sandbox");
         const { e2b } = await registry.create({
@@ -116,6 +117,9 @@ export function controlPlane(registry: E2BRegistry, apiKey: string | undefined) 
           metadata: body.metadata ?? {},
           envVars: body.envVars ?? {},
           egress: body.allow_internet_access ?? undefined,
+          // A paused CodeRunner sandbox always keeps its memory, so autoPauseMemory: false is a superset kept.
+          onTimeout: body.autoPause ? "pause" : "kill",
+          autoResume: body.autoPause === true && body.autoResume?.enabled === true,
         });
         set.status = 201;
         return created(e2b);
@@ -147,8 +151,11 @@ export function controlPlane(registry: E2BRegistry, apiKey: string | undefined) 
     .post(
       "/sandboxes/:id/resume",
       async ({ params, body, set }) => {
-        if (body?.autoPause) throw unsupported("autoPause (pausing when the timeout ends)");
-        const { e2b } = registry.get(params.id);
+        const { e2b, session } = registry.get(params.id);
+        if (body?.autoPause !== undefined) {
+          e2b.onTimeout = body.autoPause ? "pause" : "kill";
+          session.onExpiry = body.autoPause ? "pause" : "close";
+        }
         if (!(await registry.resume(params.id, body?.timeout || undefined))) throw new E2BError(409, `Sandbox ${params.id} is not paused.`);
         set.status = 201;
         return created(e2b);

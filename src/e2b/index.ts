@@ -58,6 +58,7 @@ export function createE2BService(options: E2BServiceOptions) {
       const message = (error as Error).message;
       return path.includes(".") ? rpcError(request, new E2BError(502, message)) : jsonError(new E2BError(502, message));
     }
+    if (sandbox.session.paused && sandbox.e2b.autoResume) await registry.resume(id, sandbox.e2b.timeoutSeconds).catch(() => undefined);
     if (sandbox.session.paused) {
       const paused = new E2BError(502, `Sandbox ${id} is paused: Sandbox.connect resumes it.`);
       return path.includes(".") ? rpcError(request, paused) : jsonError(paused);

@@ -34,6 +34,12 @@ export interface E2BSandbox {
   contexts: Map<string, CodeContext>;
   /** The bash session file RPCs run in, opened on first use. */
   filesSession?: Promise<string>;
+  /** What its timeout does: end it (E2B's default) or pause it. */
+  onTimeout: "kill" | "pause";
+  /** A paused sandbox resumes when its data plane is called (E2B's `lifecycle.autoResume`). */
+  autoResume: boolean;
+  /** The lifetime it was created with, in seconds: what an automatic resume gives it again. */
+  timeoutSeconds: number;
 }
 
 /**
@@ -50,15 +56,27 @@ export class E2BRegistry {
   ) {}
 
   /** A new sandbox, answered only once its kernel and shell run code (the manager claims it with a warm kernel). */
-  async create(request: { templateID: string; timeoutSeconds: number; metadata: Record<string, string>; envVars: Record<string, string>; egress?: boolean }): Promise<{ e2b: E2BSandbox; session: SessionSandbox }> {
+  async create(request: {
+    templateID: string;
+    timeoutSeconds: number;
+    metadata: Record<string, string>;
+    envVars: Record<string, string>;
+    egress?: boolean;
+    onTimeout?: "kill" | "pause";
+    autoResume?: boolean;
+  }): Promise<{ e2b: E2BSandbox; session: SessionSandbox }> {
     const session = await this.manager.create({ env: request.envVars, metadata: request.metadata, egress: request.egress });
     session.endsAt = this.clock() + request.timeoutSeconds * 1000;
+    if (request.onTimeout === "pause") session.onExpiry = "pause";
     const e2b: E2BSandbox = {
       id: session.id,
       templateID: request.templateID,
       accessToken: randomBytes(24).toString("base64url"),
       envVars: request.envVars,
       contexts: new Map(),
+      onTimeout: request.onTimeout ?? "kill",
+      autoResume: request.autoResume ?? false,
+      timeoutSeconds: request.timeoutSeconds,
     };
     try {
       // E2B's code starts in the user's home (the default bash context goes there on its first run, so no shell starts here).

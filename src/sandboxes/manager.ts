@@ -35,6 +35,8 @@ export interface SessionSandbox {
   metadata: Record<string, unknown>;
   /** Frozen by `pause` until `resume`: no request reaches it, and neither idle time nor lifetime counts. */
   paused?: boolean;
+  /** What the end of its lifetime does: `close` (the default) or `pause` (E2B's `onTimeout: "pause"`). */
+  onExpiry?: "close" | "pause";
 }
 
 export interface ManagerOptions {
@@ -447,7 +449,8 @@ export class SandboxManager {
     for (const session of [...this.sessions.values()]) {
       if (session.paused) continue;
       if (session.endsAt !== undefined && now >= session.endsAt) {
-        await this.close(session.id, "Its lifetime (vm_lifetime_seconds) ended.");
+        if (session.onExpiry === "pause") await this.pause(session.id).catch((error) => this.options.log.warn(`Pausing ${session.id} at the end of its lifetime: ${messageOf(error)}`));
+        else await this.close(session.id, "Its lifetime (vm_lifetime_seconds) ended.");
         continue;
       }
       if (session.inflight > 0 || now - session.lastUsed < idleMs) continue;

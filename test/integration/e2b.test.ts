@@ -287,6 +287,20 @@ describe.skipIf(!engineUp)("E2B SDKs against CodeRunner", () => {
     await counter.kill();
   });
 
+  test("onTimeout pause: the timeout pauses instead of killing; autoResume wakes it on its next call; a paused sandbox can be killed", async () => {
+    const napper = await open(Sandbox.create({ ...slow, timeoutMs: 2000, lifecycle: { onTimeout: "pause", autoResume: true } }));
+    await napper.runCode("kept = 'here'");
+    expect((await napper.getInfo()).lifecycle).toEqual({ onTimeout: "pause", autoResume: true });
+    for (let i = 0; i < 100 && (await napper.getInfo()).state !== "paused"; i++) await Bun.sleep(200);
+    expect((await napper.getInfo()).state).toBe("paused");
+    expect((await napper.runCode("kept")).text).toBe("'here'");
+    expect((await napper.getInfo()).state).toBe("running");
+    expect(await napper.pause()).toBe(true);
+    await napper.kill();
+    expect(await napper.isRunning()).toBe(false);
+    await expect(Sandbox.connect(napper.sandboxId)).rejects.toThrow(/not found/i);
+  });
+
   test("two sandboxes cannot see each other's files; kill, then connect is not found", async () => {
     const other = await open(CoreSandbox.create({ ...slow }));
     await sbx.files.write("/home/user/mine.txt", "A");

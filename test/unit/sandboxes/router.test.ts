@@ -357,6 +357,12 @@ describe("lifecycle", () => {
     expect(handle.paused).toBeUndefined();
     expect((await h.call("POST", "/execute", { command: "1", session_id: id })).status).toBe(200);
     expect(await h.manager.pause("nope").catch((error) => error.code)).toBe("SESSION_NOT_FOUND");
+    // A session whose lifetime ends in a pause (E2B's onTimeout: "pause") is paused, not closed.
+    const napper = await h.newSession({ vm_lifetime_seconds: 5 });
+    h.manager.find(napper)!.onExpiry = "pause";
+    now += 6_000;
+    await h.manager.sweep();
+    expect(h.manager.find(napper)?.paused).toBe(true);
   });
 
   test("a session paused under the previous host is resumed when a new host finds it", async () => {
