@@ -8,6 +8,7 @@ import { Sandbox } from "@e2b/code-interpreter";
 import { CommandExitError, FileNotFoundError, type FilesystemEvent, InvalidArgumentError, NotFoundError, Sandbox as CoreSandbox } from "e2b";
 import { DockerClient } from "../../src/docker/docker-client";
 import { engineAnswers } from "../helpers/image";
+import { until } from "../helpers/poll";
 import { startTestHost, type TestHost } from "../helpers/sandbox-host";
 
 setDefaultTimeout(180_000);
@@ -21,14 +22,8 @@ let sbx: Sandbox;
 const slow = { requestTimeoutMs: 600_000 };
 const opened: { kill(): Promise<unknown> }[] = [];
 
-/** Resolves once `check` holds (checked every 50 ms), or fails the test after `ms`. */
-async function until(check: () => boolean, what: () => string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`Timed out waiting: ${what()}`);
-    await Bun.sleep(50);
-  }
-}
+/** Waits for what a stream delivers: `check` holds, or the test fails after 30 s showing what came. */
+const arrived = (check: () => boolean, shown: () => string) => until(() => `it to arrive; seen: ${shown()}`, check, { timeoutMs: 30_000, everyMs: 50 });
 
 /** A sandbox killed after the suite, whatever happens. */
 async function open<T extends { kill(): Promise<unknown> }>(sandbox: Promise<T>): Promise<T> {
@@ -210,13 +205,13 @@ describe.skipIf(!engineUp)("E2B SDKs against CodeRunner", () => {
     const earlier: string[] = [];
     const ticker = await sbx.commands.run("for i in $(seq 1 300); do echo tick $i; sleep 0.1; done", { background: true, onStdout: (data) => void earlier.push(data) });
     await expect(ticker.sendStdin("x")).rejects.toThrow(/stdin is not open/);
-    await until(() => earlier.join("").includes("tick 2\n"), () => earlier.join(""));
+    await arrived(() => earlier.join("").includes("tick 2\n"), () => earlier.join(""));
     // Lines out before connecting (the original handle still gets every line).
     const before = earlier.join("").split("\n").filter(Boolean);
     const seen: string[] = [];
     const joined = await sbx.commands.connect(ticker.pid, { onStdout: (data) => void seen.push(data) });
     expect(joined.pid).toBe(ticker.pid);
-    await until(() => seen.join("").split("\n").length > 3, () => seen.join(""));
+    await arrived(() => seen.join("").split("\n").length > 3, () => seen.join(""));
     // Output from the moment of connecting on, not the lines already gone by.
     const after = seen.join("").split("\n").filter(Boolean);
     expect(after.filter((line) => before.includes(line))).toEqual([]);
@@ -233,12 +228,12 @@ describe.skipIf(!engineUp)("E2B SDKs against CodeRunner", () => {
     const handle = await sbx.files.watchDir("/home/user/watched", (event) => void events.push(event));
     await sbx.files.write("/home/user/watched/a.txt", "one");
     await sbx.commands.run("cd /home/user/watched && echo more >> a.txt && mv a.txt b.txt && rm b.txt && touch sub/deep.txt");
-    await until(() => has("remove", "b.txt"), shown);
+    await arrived(() => has("remove", "b.txt"), shown);
     for (const [type, name] of [["create", "a.txt"], ["write", "a.txt"], ["rename", "a.txt"], ["create", "b.txt"]]) expect(has(type!, name!)).toBe(true);
     expect(events.some((event) => event.name.startsWith("sub/"))).toBe(false);
     // E2B's own example: write a file, see WRITE.
     await sbx.files.write("/home/user/watched/c.txt", "hello");
-    await until(() => has("write", "c.txt"), shown);
+    await arrived(() => has("write", "c.txt"), shown);
     expect(has("create", "c.txt")).toBe(true);
     await handle.stop();
     const before = events.length;
@@ -250,9 +245,9 @@ describe.skipIf(!engineUp)("E2B SDKs against CodeRunner", () => {
     const recursive = await sbx.files.watchDir("/home/user/watched", (event) => void deep.push(event), { recursive: true });
     await sbx.files.write("/home/user/watched/sub/deeper.txt", "x");
     await sbx.files.makeDir("/home/user/watched/new");
-    await until(() => deep.some((event) => event.name === "new" && event.type === "create"), () => JSON.stringify(deep));
+    await arrived(() => deep.some((event) => event.name === "new" && event.type === "create"), () => JSON.stringify(deep));
     await sbx.commands.run("touch /home/user/watched/new/inside.txt");
-    await until(() => deep.some((event) => event.name === "new/inside.txt" && event.type === "create"), () => JSON.stringify(deep));
+    await arrived(() => deep.some((event) => event.name === "new/inside.txt" && event.type === "create"), () => JSON.stringify(deep));
     expect(deep.some((event) => event.name === "sub/deeper.txt" && event.type === "create")).toBe(true);
     await recursive.stop();
 
@@ -265,7 +260,7 @@ describe.skipIf(!engineUp)("E2B SDKs against CodeRunner", () => {
     await sbx.runCode("paused_value = 41");
     const counter = await sbx.commands.run("while true; do echo tick >> ~/ticks; sleep 0.05; done", { background: true });
     const ticks = async () => Number((await sbx.commands.run("cat ~/ticks 2>/dev/null | wc -l")).stdout.trim());
-    for (let i = 0; i < 100 && (await ticks()) === 0; i++) await Bun.sleep(50);
+    await until("the counter's first tick", async () => (await ticks()) > 0);
     await sbx.setTimeout(2000);
     expect(await sbx.pause()).toBe(true);
     expect((await sbx.getInfo()).state).toBe("paused");
@@ -291,8 +286,7 @@ describe.skipIf(!engineUp)("E2B SDKs against CodeRunner", () => {
     const napper = await open(Sandbox.create({ ...slow, timeoutMs: 2000, lifecycle: { onTimeout: "pause", autoResume: true } }));
     await napper.runCode("kept = 'here'");
     expect((await napper.getInfo()).lifecycle).toEqual({ onTimeout: "pause", autoResume: true });
-    for (let i = 0; i < 100 && (await napper.getInfo()).state !== "paused"; i++) await Bun.sleep(200);
-    expect((await napper.getInfo()).state).toBe("paused");
+    await until("its timeout to pause it", async () => (await napper.getInfo()).state === "paused", { timeoutMs: 20_000, everyMs: 200 });
     expect((await napper.runCode("kept")).text).toBe("'here'");
     expect((await napper.getInfo()).state).toBe("running");
     expect(await napper.pause()).toBe(true);
@@ -317,7 +311,7 @@ describe.skipIf(!engineUp)("E2B SDKs against CodeRunner", () => {
   test("a sandbox whose timeout passes is removed; its data plane then answers as E2B's does for a sandbox that is gone", async () => {
     await sbx.setTimeout(1000);
     // The host's sweep removes it once the timeout passes (it checks every second).
-    while (await sbx.isRunning()) await Bun.sleep(200);
+    await until("the sweep to remove it", async () => !(await sbx.isRunning()), { timeoutMs: 30_000, everyMs: 200 });
     await expect(sbx.runCode("1")).rejects.toThrow(/sandbox timeout/);
     await expect(Sandbox.connect(sbx.sandboxId)).rejects.toThrow(/not found/i);
   });
