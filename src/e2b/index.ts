@@ -8,6 +8,8 @@ import { FilesHTTP } from "./files-http";
 import { FilesystemService } from "./filesystem-service";
 import { ProcessService } from "./process-service";
 import { E2BRegistry } from "./registry";
+import { E2BStore } from "./store";
+import { type Logger, silentLogger } from "../log";
 
 /** Where the host serves E2B: `E2B_API_URL` and `E2B_SANDBOX_URL` are both `<host>/e2b`. */
 export const E2B_PREFIX = "/e2b";
@@ -18,6 +20,9 @@ export interface E2BServiceOptions {
   manager: SandboxManager;
   /** CodeRunner's key: when set, the control plane requires it as `X-API-KEY`. */
   apiKey?: string;
+  /** The file E2B's facts are kept in across host restarts (`E2BStore`); none: memory only. */
+  statePath?: string;
+  log?: Logger;
 }
 
 function sameToken(offered: string | null, token: string): boolean {
@@ -41,6 +46,7 @@ const rpcError = (request: Request, error: unknown) =>
  */
 export function createE2BService(options: E2BServiceOptions) {
   const registry = new E2BRegistry(options.manager);
+  const kept = options.statePath ? new E2BStore(options.statePath, options.log ?? silentLogger).keep(registry) : undefined;
   const api = controlPlane(registry, options.apiKey);
   const interpreter = new CodeInterpreter(registry);
   const processes = new ProcessService(registry);
@@ -86,6 +92,8 @@ export function createE2BService(options: E2BServiceOptions) {
     registry,
     /** Where the surface is mounted: every path under it is the E2B API. */
     prefix: E2B_PREFIX,
+    /** Writes what it knows one last time (the host is stopping). */
+    stop: () => kept?.stop(),
     /** Answers one request whose path starts with `/e2b`. Never throws. */
     async handle(request: Request): Promise<Response> {
       const url = new URL(request.url);

@@ -42,6 +42,14 @@ export interface E2BSandbox {
   timeoutSeconds: number;
 }
 
+/** An E2B sandbox as `E2BStore` keeps it across host restarts. */
+export interface E2BRecord extends Omit<E2BSandbox, "contexts" | "filesSession"> {
+  contexts: CodeContext[];
+  /** When its timeout ends (host clock, ms), if it has one. */
+  endsAt?: number;
+  paused?: boolean;
+}
+
 /**
  * E2B sandboxes: each one CodeRunner session sandbox (its own container from the manager) plus the
  * E2B facts CodeRunner has no field for (template, access token, contexts). Only sandboxes created
@@ -87,6 +95,33 @@ export class E2BRegistry {
     }
     this.sandboxes.set(e2b.id, e2b);
     return { e2b, session };
+  }
+
+  /** What a restarted host needs to know its sandboxes again (`E2BStore`). */
+  records(): E2BRecord[] {
+    return this.list().map(({ e2b, session }) => {
+      const { contexts, filesSession: _, ...facts } = e2b;
+      return { ...facts, contexts: [...contexts.values()], endsAt: session.endsAt, paused: session.paused || undefined };
+    });
+  }
+
+  /**
+   * Knows again the sandboxes of `records` whose session the manager found (a host that restarts
+   * finds its sandboxes' containers): their tokens, contexts and lifecycles, their timeouts as they
+   * were, and paused again if they were. Returns how many.
+   */
+  restore(records: E2BRecord[]): number {
+    let count = 0;
+    for (const { contexts, endsAt, paused, ...facts } of records) {
+      const session = this.manager.find(facts.id);
+      if (!session || this.sandboxes.has(facts.id)) continue;
+      this.sandboxes.set(facts.id, { ...facts, contexts: new Map(contexts.map((context) => [context.id, context])) });
+      session.endsAt = endsAt;
+      if (facts.onTimeout === "pause") session.onExpiry = "pause";
+      if (paused) void this.manager.pause(facts.id).catch(() => undefined);
+      count += 1;
+    }
+    return count;
   }
 
   /** The live sandbox `id`, or a 404 in E2B's shape. */

@@ -3,7 +3,7 @@ import type { Config } from "../config";
 import { containerSettings, type ContainerSettings } from "../docker/container-spec";
 import { DockerClient } from "../docker/docker-client";
 import { stateDir } from "../docker/file-lock";
-import { createE2BService } from "../e2b";
+import { createE2BService, type E2BService } from "../e2b";
 import { messageOf } from "../errors";
 import type { Logger } from "../log";
 import { type Confine, DockerBackend } from "../sandboxes/docker-backend";
@@ -63,9 +63,12 @@ export async function startHostMode(config: Config, options: HostModeOptions): P
     log: options.log,
   });
   let router: HostRouter | undefined;
+  let e2b: E2BService | undefined;
   try {
     await manager.start(options.onProgress);
     if (backend.diskCap.mechanism === "none") options.onProgress?.(`Warning: ${backend.diskCap.detail}.`);
+    // After the manager has found the sessions a previous host left: the E2B sandboxes among them are known again.
+    e2b = createE2BService({ manager, apiKey: config.apiKey, statePath: join(stateDir(), `e2b-${settings.name.replace(/[^\w.-]+/g, "_")}.json`), log: options.log });
     const hostApp = createHostApp({ manager, log: options.log, apiKey: config.apiKey, maxBodyBytes: config.maxBodyBytes });
     router = new HostRouter({
       manager,
@@ -76,7 +79,7 @@ export async function startHostMode(config: Config, options: HostModeOptions): P
       maxUploadBytes: config.maxUploadBytes,
       spoolDir: join(stateDir(), "spool"),
       log: options.log,
-      e2b: createE2BService({ manager, apiKey: config.apiKey }),
+      e2b,
     });
     const { url, port } = router.listen(config.host, config.port);
     claim.listening(url);
@@ -84,12 +87,14 @@ export async function startHostMode(config: Config, options: HostModeOptions): P
     const stop = () =>
       (stopping ??= (async () => {
         await router!.stop();
+        e2b?.stop();
         await manager.stop().catch((error) => options.log.warn(`Stopping the sandbox manager: ${messageOf(error)}`));
         claim.release();
       })());
     return { url, port, manager, backend, router, stop };
   } catch (error) {
     await router?.stop();
+    e2b?.stop();
     await manager.stop().catch(() => undefined);
     claim.release();
     throw error;

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Config, loadConfig } from "../../src/config";
 import { LABEL } from "../../src/docker/container-spec";
+import { stateDir } from "../../src/docker/file-lock";
 import { DockerClient } from "../../src/docker/docker-client";
 import { startHostMode, type HostMode } from "../../src/host/host-mode";
 import { silentLogger } from "../../src/log";
@@ -37,7 +38,8 @@ export async function startTestHost(name: string, overrides: Partial<Config> = {
     {},
     { port: 0, host: "127.0.0.1", image: TEST_IMAGE, containerName: name, containerPort: 0, poolSize: 1, memoryMB: 1024, cpus: 1, pidsLimit: 256, diskMB: 300, upTimeoutSeconds: 120, ...overrides },
   );
-  const host: HostMode = await startHostMode(config, { log: silentLogger, settings: { labels: { [TEST_LABEL]: String(process.pid) } }, diskDir });
+  const hostOptions = { log: silentLogger, settings: { labels: { [TEST_LABEL]: String(process.pid) } }, diskDir };
+  let host: HostMode = await startHostMode(config, hostOptions);
   const call = jsonCaller(() => host.url);
 
   const run = async (session: string | undefined, command: string, options: { language?: string; timeout?: number } = {}): Promise<RunResult> => {
@@ -66,7 +68,15 @@ export async function startTestHost(name: string, overrides: Partial<Config> = {
 
   return {
     docker,
-    host,
+    get host() {
+      return host;
+    },
+    /** Stops the host as a user's `coderunner` stopping would (sessions keep running), then starts another on the same port. */
+    restart: async () => {
+      const port = host.port;
+      await host.stop();
+      host = await startHostMode({ ...config, port }, hostOptions);
+    },
     stateHome,
     diskDir,
     call,
@@ -78,7 +88,10 @@ export async function startTestHost(name: string, overrides: Partial<Config> = {
     containerOf: (session: string) => host.manager.find(session)!.sandbox,
     stop: async (...alsoInstances: string[]) => {
       await host.stop();
-      for (const instance of [name, ...alsoInstances]) await removeInstance(instance);
+      for (const instance of [name, ...alsoInstances]) {
+        await removeInstance(instance);
+        rmSync(join(stateDir(), `e2b-${instance}.json`), { force: true });
+      }
       rmSync(stateHome, { recursive: true, force: true });
     },
   };

@@ -315,4 +315,18 @@ describe.skipIf(!engineUp)("E2B SDKs against CodeRunner", () => {
     await expect(sbx.runCode("1")).rejects.toThrow(/sandbox timeout/);
     await expect(Sandbox.connect(sbx.sandboxId)).rejects.toThrow(/not found/i);
   });
+
+  test("a host that restarts knows its E2B sandboxes again: the same id, access token, contexts, timeout and state", async () => {
+    const keeper = await open(Sandbox.create({ ...slow, timeoutMs: 600_000 }));
+    await keeper.runCode("survivor = 'yes'");
+    const context = await keeper.createCodeContext();
+    await keeper.runCode("in_context = 7", { context });
+    const { endAt } = await keeper.getInfo();
+    await h.restart();
+    // The same port, so the SDK's object goes on as it was.
+    expect((await keeper.runCode("survivor")).text).toBe("'yes'");
+    expect((await keeper.runCode("in_context", { context })).text).toBe("7");
+    expect((await keeper.getInfo()).endAt).toEqual(endAt);
+    expect(await keeper.files.exists("/home/user")).toBe(true);
+  });
 });
