@@ -203,7 +203,7 @@ export function controlPlane(registry: E2BRegistry, apiKey: string | undefined) 
       },
       { query: ListQuery },
     )
-    .get("/sandboxes/:id/metrics", () => Promise.reject(unsupported("Sandbox metrics (getMetrics)")))
+    .get("/sandboxes/:id/metrics", ({ params }) => registry.metrics(params.id), { params: IdParams })
     .post("/sandboxes/:id/snapshots", () => Promise.reject(unsupported("Snapshots (createSnapshot)")))
     .get("/snapshots", () => Promise.reject(unsupported("Snapshots (listSnapshots)")))
     .post("/sandboxes/:id/fork", () => Promise.reject(unsupported("Forking a sandbox")))

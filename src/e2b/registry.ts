@@ -57,6 +57,8 @@ export interface E2BRecord extends Omit<E2BSandbox, "contexts" | "filesSession">
  */
 export class E2BRegistry {
   private readonly sandboxes = new Map<string, E2BSandbox>();
+  /** Each sandbox's CPU time when its metrics were last read: the next reading's CPU use is since then. */
+  private readonly cpuRead = new WeakMap<E2BSandbox, { at: number; cpuSeconds: number }>();
 
   constructor(
     readonly manager: SandboxManager,
@@ -166,6 +168,37 @@ export class E2BRegistry {
     if (!session.paused) return false;
     session.endsAt = this.clock() + timeoutSeconds * 1000;
     return this.manager.resume(id);
+  }
+
+  /**
+   * The sandbox's figures now, as E2B's `getMetrics` reads them: one sample, from its container's
+   * cgroup and its disk. CPU is its use since the previous reading (since it started, on the first),
+   * as a percentage of the CPUs it may use. A paused sandbox has none.
+   */
+  async metrics(id: string) {
+    const { e2b, session } = this.get(id);
+    if (session.paused) return [];
+    const usage = await this.manager.backend.usage(session.sandbox.id);
+    const now = this.clock();
+    const { limits } = session.sandbox;
+    const cpuSeconds = usage.cpuSeconds ?? 0;
+    const previous = this.cpuRead.get(e2b) ?? { at: session.createdAt.getTime(), cpuSeconds: 0 };
+    this.cpuRead.set(e2b, { at: now, cpuSeconds });
+    const seconds = Math.max(0.001, (now - previous.at) / 1000);
+    const share = (cpuSeconds - previous.cpuSeconds) / seconds / (limits.cpus || 1);
+    return [
+      {
+        timestamp: new Date(now).toISOString(),
+        timestampUnix: Math.floor(now / 1000),
+        cpuUsedPct: Math.round(Math.min(100, Math.max(0, share * 100)) * 100) / 100,
+        cpuCount: limits.cpus,
+        memUsed: usage.memoryBytes ?? 0,
+        memTotal: limits.memoryMB * 1024 * 1024,
+        memCache: usage.cacheBytes ?? 0,
+        diskUsed: usage.diskBytes ?? 0,
+        diskTotal: limits.diskMB * 1024 * 1024,
+      },
+    ];
   }
 
   /** The sandbox ends `seconds` from now (the manager's sweep removes it then). */

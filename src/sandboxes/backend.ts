@@ -63,8 +63,12 @@ export interface DiskCap {
 /** Live figures of one sandbox, from the backend (the container's cgroup). */
 export interface SandboxUsage {
   memoryBytes: number | null;
+  /** Page cache the memory figure leaves out (it can be dropped at once). */
+  cacheBytes?: number | null;
   cpuSeconds: number | null;
   pids: number | null;
+  /** Bytes written to its disk, when the disk is one of its own (the loop mechanism). */
+  diskBytes?: number | null;
 }
 
 export interface SandboxBackend {

@@ -371,12 +371,15 @@ export class DockerBackend implements SandboxBackend {
   }
 
   async usage(id: string): Promise<SandboxUsage> {
-    const stats = await this.docker.containerStats(id);
+    const [stats, info] = await Promise.all([this.docker.containerStats(id), this.cap.mechanism === "loop" ? this.docker.inspectContainer(id) : undefined]);
     const memory = stats.memory_stats;
     // As `docker stats` counts it: the cgroup's usage less the page cache it could drop at once.
     const cache = memory.stats?.total_inactive_file ?? memory.stats?.inactive_file ?? 0;
+    const disk = info ? this.disks.usage(info.Name.replace(/^\//, "")) : undefined;
     return {
       memoryBytes: memory.usage === undefined ? null : Math.max(0, memory.usage - cache),
+      cacheBytes: memory.usage === undefined ? null : cache,
+      diskBytes: disk?.usedBytes ?? null,
       cpuSeconds: stats.cpu_stats?.cpu_usage?.total_usage === undefined ? null : stats.cpu_stats.cpu_usage.total_usage / 1e9,
       pids: stats.pids_stats?.current ?? null,
     };

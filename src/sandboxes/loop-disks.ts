@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, ftruncateSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statfsSync } from "node:fs";
 import { join } from "node:path";
 import { SERVER_DATA_DIR, SERVER_USER } from "../confinement/layout";
 import { messageOf } from "../errors";
@@ -55,6 +55,14 @@ export class LoopDisks {
 
   private mountPoint(name: string): string {
     return join(this.dir, name);
+  }
+
+  /** Bytes used and in all on sandbox `name`'s disk, or undefined when it is not mounted. */
+  usage(name: string): { usedBytes: number; totalBytes: number } | undefined {
+    const mountPoint = this.mountPoint(name);
+    if (!existsSync(mountPoint) || !this.mounted(mountPoint)) return undefined;
+    const fs = statfsSync(mountPoint);
+    return { usedBytes: (fs.blocks - fs.bfree) * fs.bsize, totalBytes: fs.blocks * fs.bsize };
   }
 
   /** True when `path` is a mount point now (from /proc/self/mountinfo). */

@@ -68,6 +68,17 @@ describe.skipIf(!engineUp)("E2B SDKs against CodeRunner", () => {
     expect(listed.map((item) => item.sandboxId)).toContain(sbx.sandboxId);
     expect(await Sandbox.list({ query: { metadata: { run: "no-such-run" } } }).nextItems()).toEqual([]);
 
+    // Metrics: one sample of the sandbox's own figures, its limits as the totals.
+    await sbx.runCode("sum(i * i for i in range(2_000_000))");
+    const [metric] = await sbx.getMetrics();
+    expect(metric!.timestamp).toBeInstanceOf(Date);
+    expect(metric).toMatchObject({ cpuCount: 1, memTotal: 1024 * 1024 * 1024, diskTotal: 300 * 1024 * 1024 });
+    expect(metric!.memUsed).toBeGreaterThan(10 * 1024 * 1024);
+    expect(metric!.memUsed).toBeLessThan(metric!.memTotal);
+    expect(metric!.cpuUsedPct).toBeGreaterThan(0);
+    expect(metric!.cpuUsedPct).toBeLessThanOrEqual(100);
+    if (h.host.backend.diskCap.mechanism === "loop") expect(metric!.diskUsed).toBeGreaterThan(0);
+
     await sbx.setTimeout(600_000);
     const later = await sbx.getInfo();
     expect(later.endAt.getTime()).toBeGreaterThan(info.endAt.getTime());
@@ -125,7 +136,7 @@ describe.skipIf(!engineUp)("E2B SDKs against CodeRunner", () => {
     expect(await refused.json()).toMatchObject({ code: 401, message: expect.stringContaining("X-Access-Token") });
     const unknown = await fetch(`${base}/health`, { headers: { ...headers, "E2b-Sandbox-Id": "nope" } });
     expect(unknown.status).toBe(502);
-    await expect(sbx.getMetrics()).rejects.toThrow(/not supported/);
+    await expect(sbx.createSnapshot()).rejects.toThrow(/not supported/);
     const bad = await fetch(`${base}/v2/sandboxes`, { method: "POST", headers: { "content-type": "application/json" }, body: "{" });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ code: 400 });
