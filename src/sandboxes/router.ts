@@ -235,10 +235,14 @@ export class HostRouter {
       this.log.warn(`host: the default sandbox did not answer ${request.method} ${new URL(request.url).pathname}: ${messageOf(error)}`);
       // It may have restarted on another port, or stopped: find it again, start it if need be, retry once.
       const again = (await manager.refreshDefault().catch(() => undefined)) ?? (await manager.ensureDefault().catch(() => undefined));
-      if (!again || !retryable) {
-        throw new AppError("DOCKER_UNAVAILABLE", "The default sandbox is not answering (it may be restarting); retry in a moment.", { cause: error });
+      const unavailable = (cause: unknown) => new AppError("DOCKER_UNAVAILABLE", "The default sandbox is not answering (it may be restarting); retry in a moment.", { cause });
+      if (!again || !retryable) throw unavailable(error);
+      try {
+        return await this.send(request, again.address, body);
+      } catch (retried) {
+        if (request.signal.aborted) return new Response(null, { status: 499 });
+        throw unavailable(retried);
       }
-      return this.send(request, again.address, body);
     }
   }
 

@@ -188,6 +188,16 @@ describe("the host", () => {
     expect((await h.call("POST", "/kill", {})).status).toBe(422);
   });
 
+  test("a default sandbox that does not answer, even once found again, is a 503 saying so, never a 500", async () => {
+    const h = await host();
+    expect((await h.call("POST", "/execute", { command: "1" })).status).toBe(200);
+    // Its server is gone but its container is still there (a fork bomb took every task it had).
+    [...h.backend.handles.values()].find((handle) => handle.role === "default")!.stop();
+    const answer = await h.call("POST", "/execute", { command: "1" });
+    expect([answer.status, answer.body.code]).toEqual([503, "DOCKER_UNAVAILABLE"]);
+    expect(answer.body.detail).toContain("default sandbox is not answering");
+  });
+
   test("a sandbox that died is reported with its reason (410), and removed", async () => {
     const h = await host();
     const id = await h.newSession();
