@@ -12,7 +12,39 @@ export const DEFAULT_BROWSER_SESSION_ID = DEFAULT_ID;
 /** Viewport of sessions that ask for none, as in the contract. */
 export const DEFAULT_VIEWPORT: Viewport = { width: 1920, height: 1080 };
 
-/** Switches for headless Chromium on a server: no sandbox (we run as root in a container), no GPU, no background traffic. */
+/**
+ * The features playwright-core turns off with its own `--disable-features` (as of 1.65). Chromium
+ * keeps only the last `--disable-features` switch, so ours must repeat them; a unit test checks this
+ * list against what the installed playwright-core passes.
+ */
+export const PLAYWRIGHT_DISABLED_FEATURES = [
+  "AvoidUnnecessaryBeforeUnloadCheckSync",
+  "DestroyProfileOnBrowserClose",
+  "HttpsUpgrades",
+  "HttpsFirstBalancedModeAutoEnable",
+  "LensOverlay",
+  "MediaRouter",
+  "PaintHolding",
+  "ThirdPartyStoragePartitioning",
+  "AvoidCorsURLLoaderRestartOnRedirect",
+  "TcpPortRandomizationWin",
+  "OptimizationHints",
+  "NetworkTimeServiceQuerying",
+  "AimEnabled",
+  "PreconnectToSearch",
+  "msForceBrowserSignIn",
+  "msEdgeUpdateLaunchServicesPreferredVersion",
+];
+
+/**
+ * Browser UI that headless Chromium builds and never shows: every context's window loads the
+ * omnibox popup as a WebUI page (chrome://omnibox-popup.top-chrome) in a renderer of its own. That
+ * is a second renderer per session: about 25 MiB (PSS) each, and half the CPU of opening a context,
+ * which is what a burst of new sessions waits for.
+ */
+export const UNUSED_UI_FEATURES = ["WebUIOmniboxPopup", "WebUIOmniboxAimPopup", "WebUIOmniboxFullPopup"];
+
+/** Switches for headless Chromium on a server: no sandbox (we run as root in a container), no GPU, no background traffic, no hidden UI. */
 export const CHROMIUM_ARGS = [
   "--no-sandbox",
   "--disable-gpu",
@@ -22,6 +54,7 @@ export const CHROMIUM_ARGS = [
   "--no-first-run",
   "--disable-quic",
   "--disable-dev-shm-usage",
+  `--disable-features=${[...PLAYWRIGHT_DISABLED_FEATURES, ...UNUSED_UI_FEATURES].join(",")}`,
 ];
 
 /** Starts a browser; the default uses playwright-core's Chromium. */
