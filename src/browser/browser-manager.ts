@@ -80,7 +80,9 @@ export interface BrowserManagerOptions {
   /**
    * Fresh contexts (each with its page and renderer process) kept ready, so creating a session
    * does not wait for a renderer to start; they are refilled side by side, so a burst of sessions
-   * is served as fast as renderers start in parallel. Default 3; 0 turns the pool off.
+   * is served as fast as renderers start in parallel, and a burst up to this many back to back
+   * waits for none. Never more than the sessions that may still be opened (`maxSessions`).
+   * Default 10; 0 turns the pool off.
    */
   spares?: number;
   /** Where Chromium writes downloads (default: Playwright's private temporary folder). */
@@ -88,8 +90,12 @@ export interface BrowserManagerOptions {
 }
 
 const GONE_REMEMBERED = 1000;
-/** Ready contexts kept by default: each is a renderer of about 25 MiB (PSS). */
-const DEFAULT_SPARES = 3;
+/**
+ * Ready contexts kept by default: a burst of 10 sessions back to back takes one each (opening one
+ * takes a renderer start: hundreds of ms on a busy 2-core machine). Each is a renderer of about
+ * 20 MiB (PSS), kept only while Chromium runs.
+ */
+const DEFAULT_SPARES = 10;
 const CRASHED = "Chromium exited unexpectedly.";
 
 /**
@@ -144,6 +150,7 @@ export class BrowserManager {
       open: (browser, viewport) => openContext(browser, { viewport }, timeout, this.disconnectOf(browser)),
       abort: (browser) => this.disconnectOf(browser),
       wanted: (browser) => !this.stopped && this.browser === browser,
+      room: () => options.maxSessions - this.sessions.size - this.pending,
       log: options.log,
     });
     this.lastActivity = this.sessions.now();
@@ -169,8 +176,10 @@ export class BrowserManager {
     if (this.stopped) throw new AppError("BROWSER_UNAVAILABLE", "The browser is shutting down.");
     this.sessions.checkRoom(this.pending);
     this.pending++;
+    let refill: Browser | undefined;
     try {
       const browser = await this.ensureBrowser();
+      refill = browser;
       const spare = options.userAgent ? undefined : await this.spares.take(browser, options.viewport);
       const opened = spare ?? (await openContext(browser, options, this.options.defaultTimeoutMs ?? 30_000, this.disconnectOf(browser)));
       const { context, page } = opened;
@@ -191,10 +200,11 @@ export class BrowserManager {
       this.gone.delete(id);
       this.sessions.add(session);
       this.lastActivity = this.sessions.now();
-      void this.spares.fill(browser, options.viewport);
       return session;
     } finally {
       this.pending--;
+      // Topped up once this session counts as open rather than pending (the pool's room counts both).
+      if (refill) void this.spares.fill(refill, options.viewport);
     }
   }
 
@@ -249,6 +259,8 @@ export class BrowserManager {
     this.lastActivity = this.sessions.now();
     session.markLost("It was closed.");
     await session.context.close().catch(() => undefined);
+    // A freed slot may be one more ready context (the pool keeps no more than sessions could take).
+    if (this.browser && !this.stopped) void this.spares.fill(this.browser);
     return true;
   }
 

@@ -288,6 +288,24 @@ describe("BrowserManager", () => {
     await manager.stop();
   });
 
+  test("keeps no more ready contexts than sessions may still be opened, and tops up when one closes", async () => {
+    const { launcher, manager } = setup({ spares: 10, maxSessions: 3 });
+    const first = await manager.create({ viewport });
+    await manager.whenSparesReady();
+    const browser = launcher.browsers[0]!;
+    expect(manager.health().spare_contexts).toBe(2);
+    await manager.create({ viewport });
+    await manager.whenSparesReady();
+    // Two sessions open, room for one: the ready context left is enough.
+    expect(manager.health().spare_contexts).toBe(1);
+    expect(browser.contexts).toHaveLength(3);
+    await manager.close(first.id);
+    await manager.whenSparesReady();
+    expect(manager.health().spare_contexts).toBe(2);
+    expect(browser.contexts).toHaveLength(4);
+    await manager.stop();
+  });
+
   test("a session waiting for a ready context is told when Chromium dies", async () => {
     const { launcher, manager } = setup({ spares: 1 });
     await manager.create({ viewport });
