@@ -91,11 +91,15 @@ export class BrowserActions {
     const session = await this.manager.resolve(request.session_id);
     const timeout = request.timeout ?? DEFAULT_TIMEOUT_MS;
     return this.onElement(session, "click", request.selector, timeout, async (element) => {
-      // A link with `download` starts its download without a request the page sees: asked before the
-      // click (after it, the element may be gone), so the answer can wait for the download to begin.
-      const downloadLink = this.files ? await element.evaluate((node) => node.closest("a[download], area[download]") !== null, undefined, { timeout }) : false;
+      // A link with `download` starts its download without a request the page sees, so the answer
+      // waits for the download to begin. The question goes to the page before the click (after it,
+      // the element may be gone) without holding the click up: its answer is back long before the
+      // click's checks (visible, stable for two frames, hit target) let the mouse press. A forced
+      // click skips those checks, so it waits for the answer.
+      const downloadLink = this.files ? element.evaluate((node) => node.closest("a[download], area[download]") !== null, undefined, { timeout }).catch(() => false) : false;
+      if (request.force) await downloadLink;
       await element.click({ force: request.force ?? false, timeout });
-      if (downloadLink) this.files?.expectDownload(session);
+      if (await downloadLink) this.files?.expectDownload(session);
       return { success: true, selector: request.selector, status: "completed", session_id: session.id };
     });
   }
