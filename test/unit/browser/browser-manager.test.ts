@@ -6,7 +6,7 @@ import { fakeLauncher, manualClock } from "./fakes";
 
 const viewport = { width: 800, height: 600 };
 
-function setup(options: { maxSessions?: number; idleSeconds?: number; spares?: number } = {}) {
+function setup(options: { maxSessions?: number; idleSeconds?: number; spares?: number; concurrency?: number } = {}) {
   const launcher = fakeLauncher();
   const clock = manualClock();
   const manager = new BrowserManager({
@@ -17,6 +17,7 @@ function setup(options: { maxSessions?: number; idleSeconds?: number; spares?: n
     log: silentLogger,
     clock: clock.read,
     spares: options.spares ?? 0,
+    concurrency: options.concurrency,
   });
   return { launcher, clock, manager };
 }
@@ -266,7 +267,7 @@ describe("BrowserManager", () => {
   });
 
   test("a burst beyond the pool waits for the contexts being made, made side by side, and opens no extra ones", async () => {
-    const { launcher, manager } = setup({ spares: 3, maxSessions: 10 });
+    const { launcher, manager } = setup({ spares: 3, maxSessions: 10, concurrency: 3 });
     await manager.create({ viewport });
     await manager.whenSparesReady();
     const browser = launcher.browsers[0]!;
@@ -303,6 +304,17 @@ describe("BrowserManager", () => {
     await manager.whenSparesReady();
     expect(manager.health().spare_contexts).toBe(2);
     expect(browser.contexts).toHaveLength(4);
+    await manager.stop();
+  });
+
+  test("ready contexts are opened at most `concurrency` at a time, the waiting session's first", async () => {
+    const { launcher, manager } = setup({ spares: 4, maxSessions: 10, concurrency: 2 });
+    const first = await manager.create({ viewport });
+    await manager.whenSparesReady();
+    const browser = launcher.browsers[0]!;
+    expect(browser.mostPagesOpening).toBe(2);
+    expect(browser.contexts[0]!.page as unknown).toBe(first.page);
+    expect(manager.health().spare_contexts).toBe(4);
     await manager.stop();
   });
 
