@@ -2,9 +2,11 @@
  * Browser benchmark: `bun bench/browser.ts [rounds]`.
  *
  * In one run, on the same Chromium executable and the same local page, each CodeRunner interaction
- * through the REST routes (in-process `app.handle`, JSON in and out) against the plain
- * `playwright-core` call it wraps, on a page in a context of its own in the same Chromium. The two take turns
- * call by call, so a change in the machine's load hits both. Reported: medians and the ratio.
+ * through the REST routes (in-process `app.handle`, JSON in and out, with download bookkeeping as the
+ * server has it) against the plain `playwright-core` calls that do what the contract asks of the same
+ * step (navigate answers the page's title, so its plain side is `goto` + `title()`; the ratio to
+ * `goto` alone is printed too), on a page in a context of its own in the same Chromium. The two
+ * take turns call by call, so a change in the machine's load hits both. Reported: medians and the ratio.
  *
  * Also: session creation at an agent's pace (the pool of ready contexts refilled in between), a
  * burst of 10 back to back, against launching a Chromium per session (the seed plan's design); and
@@ -15,12 +17,20 @@ import { chromium, type Page } from "playwright-core";
 import { BrowserActions } from "../src/browser/browser-actions";
 import { BrowserManager, CHROMIUM_ARGS } from "../src/browser/browser-manager";
 import { findChromium } from "../src/browser/chromium-path";
+import { contentScript } from "../src/browser/content-script";
+import { BrowserFiles } from "../src/browser/downloads";
+import { READABILITY_SOURCE } from "../src/browser/readability-source";
+import { FileArea } from "../src/files/file-area";
+import { WorkspaceFiles } from "../src/files/workspace-files";
 import { chromiumProcesses, memoryOf } from "../src/browser/process-tree";
 import { silentLogger } from "../src/log";
 import { bodyParsing, errorHandling } from "../src/server/http-errors";
 import { browserRoutes } from "../src/server/routes/browser";
 import { bigTable, longArticle, shopListing } from "../test/helpers/large-pages";
 import { loadAverage, median } from "./stats";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const rounds = Number(process.argv[2] ?? 15);
 const BURST = 10;
@@ -64,7 +74,16 @@ for (let i = 0; i < baselineRounds; i++) {
 
 // --- CodeRunner: one Chromium, a context per session, through the routes.
 const manager = new BrowserManager({ executablePath, maxSessions: rounds + BURST + extraSessions + 4, idleSeconds: 3600, log: silentLogger });
-const app = new Elysia().use(errorHandling(silentLogger)).use(bodyParsing(1 << 20)).use(browserRoutes(manager, new BrowserActions(manager)));
+// As the server wires it: downloads tracked on every page, saved into the workspace.
+const workspace = mkdtempSync(join(tmpdir(), "coderunner-bench-browser-"));
+const files = new BrowserFiles({
+  files: new WorkspaceFiles(new FileArea(workspace), join(workspace, ".uploads")),
+  workspace,
+  placeOf: (session) => ({ root: workspace, downloads: join("browser-downloads", session.id) }),
+  maxBytes: 100 * 1024 * 1024,
+  log: silentLogger,
+});
+const app = new Elysia().use(errorHandling(silentLogger)).use(bodyParsing(1 << 20)).use(browserRoutes(manager, new BrowserActions(manager, files)));
 async function call(path: string, body: unknown) {
   const response = await app.handle(new Request(`http://localhost${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }));
   if (response.status !== 200) throw new Error(`${path}: ${response.status} ${await response.text()}`);
@@ -99,8 +118,21 @@ for (const id of ids.splice(0)) await manager.close(id);
 const subject = first.session_id as string;
 const plainContext = await manager.get(subject).context.browser()!.newContext({ viewport });
 const plain: Page = await plainContext.newPage();
+const readPage = contentScript(READABILITY_SOURCE);
+/** The plain `goto` alone, from the same calls as navigate's plain side. */
+const gotoAlone: number[] = [];
+let lastGoto = 0;
 const ACTIONS: Array<{ name: string; ours: () => Promise<unknown>; theirs: () => Promise<unknown>; note: string }> = [
-  { name: "navigate", ours: () => call("/v1/browser/interactions/navigate", { session_id: subject, url }), theirs: () => plain.goto(url, { waitUntil: "load" }), note: "page.goto(load)" },
+  {
+    name: "navigate",
+    ours: () => call("/v1/browser/interactions/navigate", { session_id: subject, url }),
+    theirs: async () => {
+      const [elapsed] = await timed(() => plain.goto(url, { waitUntil: "load" }));
+      lastGoto = elapsed;
+      return plain.title();
+    },
+    note: "page.goto(load) + page.title(): the answer has the title",
+  },
   {
     name: "screenshot",
     ours: () => call("/v1/browser/interactions/screenshot", { session_id: subject, full_page: false }),
@@ -115,7 +147,13 @@ const ACTIONS: Array<{ name: string; ours: () => Promise<unknown>; theirs: () =>
     note: "locator.fill()",
   },
   { name: "type (5 keys, delay 0)", ours: () => call("/v1/browser/interactions/type", { session_id: subject, selector: "#q", text: "abcde", delay: 0 }), theirs: () => plain.locator("#q").first().pressSequentially("abcde", { delay: 0 }), note: "locator.pressSequentially()" },
-  { name: "content", ours: () => call("/v1/browser/interactions/content", { session_id: subject }), theirs: () => plain.content(), note: "page.content() (HTML only: no reading)" },
+  {
+    name: "content",
+    ours: () => call("/v1/browser/interactions/content", { session_id: subject }),
+    theirs: () => plain.evaluate(readPage, { includeInteractive: true, includeAnchors: true, maxAnchors: 50, maxInteractive: 200 }),
+    note: "page.evaluate() of the same in-page reading script",
+  },
+  { name: "content, HTML alone", ours: () => call("/v1/browser/interactions/content", { session_id: subject }), theirs: () => plain.content(), note: "page.content(): HTML, no reading (not the same work)" },
   { name: "snapshot", ours: () => call("/v1/browser/interactions/snapshot", { session_id: subject }), theirs: () => plain.locator("body").ariaSnapshot(), note: "locator.ariaSnapshot()" },
 ];
 await call("/v1/browser/interactions/navigate", { session_id: subject, url });
@@ -139,6 +177,7 @@ for (let i = 0; i < rounds + 2; i++) {
     const [oursTime, theirsTime] = i % 2 ? [times[1]!, times[0]!] : [times[0]!, times[1]!];
     sample.ours.push(oursTime);
     sample.theirs.push(theirsTime);
+    if (action.name === "navigate") gotoAlone.push(lastGoto);
   }
 }
 await plainContext.close();
@@ -159,15 +198,18 @@ for (const [path, name] of [["/article", "long article (60 sections)"], ["/table
 }
 
 // Memory: from one open session to 1 + extraSessions.
+await manager.whenSparesReady(); // both readings with a full pool of ready contexts
 await Bun.sleep(500); // let closed renderers exit before the first reading
 const before = memoryOf(manager.processes());
 for (let i = 0; i < extraSessions; i++) {
   const session = await call("/v1/browser/sessions/", { viewport_width: viewport.width, viewport_height: viewport.height });
   await call("/v1/browser/interactions/navigate", { session_id: session.session_id, url });
 }
+await manager.whenSparesReady();
 const after = memoryOf(manager.processes());
 await manager.stop();
 pages.stop(true);
+rmSync(workspace, { recursive: true, force: true });
 
 console.log(`browser bench: ${rounds} rounds, load average ${loadAverage()}, Chromium ${executablePath}`);
 console.log(`\n${"interaction".padEnd(24)} ${"CodeRunner".padStart(10)} ${"plain".padStart(10)}  ratio   plain call`);
@@ -177,10 +219,15 @@ for (const action of ACTIONS) {
   const ours = median(sample.ours);
   const theirs = median(sample.theirs);
   console.log(`${action.name.padEnd(24)} ${ms(ours)} ${ms(theirs)}  ${(ours / theirs).toFixed(2).padStart(5)}   ${action.note}`);
+  if (action.name === "navigate" && gotoAlone.length) {
+    const alone = median(gotoAlone);
+    console.log(`${"navigate, vs goto alone".padEnd(24)} ${ms(ours)} ${ms(alone)}  ${(ours / alone).toFixed(2).padStart(5)}   page.goto(load) alone, from the same calls (no title)`);
+  }
 }
 const seed = median(baselineCreate);
 console.log(`\nsession create, agent's pace ${ms(median(create))}  (first session, launching Chromium: ${ms(coldCreate).trim()})`);
 console.log(`session create, burst of ${BURST}   median ${ms(median(burst)).trim()}, slowest ${ms(Math.max(...burst)).trim()}, total ${ms(burstTotal).trim()}`);
+console.log(`  each, in order: ${burst.map((value) => value.toFixed(1)).join(", ")} ms`);
 console.log(`  baseline: a new Chromium launch per session ${ms(seed).trim()} (${(seed / median(burst)).toFixed(1)}x the burst median)`);
 const perRSS = (after.rss_bytes - before.rss_bytes) / extraSessions;
 const perPSS = (after.pss_bytes - before.pss_bytes) / extraSessions;

@@ -49,6 +49,24 @@ export const DEFAULT_SNAPSHOT_TOKENS = 3000;
 export const DEFAULT_SNAPSHOT_TEXT = 200;
 const SNAPSHOT_MAX_LINES = 50_000;
 
+/** An element that is, or is inside, a link that downloads (`closest("a[download], area[download]")`). */
+const DOWNLOAD_LINK = "a[download], area[download], a[download] *";
+
+/**
+ * Whether `element` is (in) a link that downloads, once it is on the page. Asked with selectors,
+ * which Playwright answers in its own isolated world as a click does; an `evaluate` on the element
+ * would first install Playwright's script in the page's world, 100-250 ms after every navigation.
+ */
+function isDownloadLink(element: Locator, page: Page, timeout: number): Promise<boolean> {
+  return element
+    .waitFor({ state: "attached", timeout })
+    .then(() => element.and(page.locator(DOWNLOAD_LINK)).count())
+    .then(
+      (count) => count > 0,
+      () => false,
+    );
+}
+
 /**
  * What each browser route does, on a session's page, with Playwright failures translated into
  * `AppError`s (timeouts 408, missing elements 404, closed pages 410). Knows nothing of HTTP.
@@ -90,12 +108,16 @@ export class BrowserActions {
   async click(request: ClickBody) {
     const session = await this.manager.resolve(request.session_id);
     const timeout = request.timeout ?? DEFAULT_TIMEOUT_MS;
-    return this.onElement(session, "click", request.selector, timeout, async (element) => {
-      // A link with `download` starts its download without a request the page sees: asked before the
-      // click (after it, the element may be gone), so the answer can wait for the download to begin.
-      const downloadLink = this.files ? await element.evaluate((node) => node.closest("a[download], area[download]") !== null, undefined, { timeout }) : false;
+    return this.onElement(session, "click", request.selector, timeout, async (element, page) => {
+      // A link with `download` starts its download without a request the page sees, so the answer
+      // waits for the download to begin. The question goes to the page before the click (after it,
+      // the element may be gone) without holding the click up: its answer is back long before the
+      // click's checks (visible, stable for two frames, hit target) let the mouse press. A forced
+      // click skips those checks, so it waits for the answer.
+      const downloadLink = this.files ? isDownloadLink(element, page, timeout) : false;
+      if (request.force) await downloadLink;
       await element.click({ force: request.force ?? false, timeout });
-      if (downloadLink) this.files?.expectDownload(session);
+      if (await downloadLink) this.files?.expectDownload(session);
       return { success: true, selector: request.selector, status: "completed", session_id: session.id };
     });
   }

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import type { Browser, LaunchOptions } from "playwright-core";
 import { AppError, messageOf } from "../errors";
 import type { Logger } from "../log";
@@ -12,7 +13,39 @@ export const DEFAULT_BROWSER_SESSION_ID = DEFAULT_ID;
 /** Viewport of sessions that ask for none, as in the contract. */
 export const DEFAULT_VIEWPORT: Viewport = { width: 1920, height: 1080 };
 
-/** Switches for headless Chromium on a server: no sandbox (we run as root in a container), no GPU, no background traffic. */
+/**
+ * The features playwright-core turns off with its own `--disable-features` (as of 1.65). Chromium
+ * keeps only the last `--disable-features` switch, so ours must repeat them; a unit test checks this
+ * list against what the installed playwright-core passes.
+ */
+export const PLAYWRIGHT_DISABLED_FEATURES = [
+  "AvoidUnnecessaryBeforeUnloadCheckSync",
+  "DestroyProfileOnBrowserClose",
+  "HttpsUpgrades",
+  "HttpsFirstBalancedModeAutoEnable",
+  "LensOverlay",
+  "MediaRouter",
+  "PaintHolding",
+  "ThirdPartyStoragePartitioning",
+  "AvoidCorsURLLoaderRestartOnRedirect",
+  "TcpPortRandomizationWin",
+  "OptimizationHints",
+  "NetworkTimeServiceQuerying",
+  "AimEnabled",
+  "PreconnectToSearch",
+  "msForceBrowserSignIn",
+  "msEdgeUpdateLaunchServicesPreferredVersion",
+];
+
+/**
+ * Browser UI that headless Chromium builds and never shows: every context's window loads the
+ * omnibox popup as a WebUI page (chrome://omnibox-popup.top-chrome) in a renderer of its own. That
+ * is a second renderer per session: about 25 MiB (PSS) each, and half the CPU of opening a context,
+ * which is what a burst of new sessions waits for.
+ */
+export const UNUSED_UI_FEATURES = ["WebUIOmniboxPopup", "WebUIOmniboxAimPopup", "WebUIOmniboxFullPopup"];
+
+/** Switches for headless Chromium on a server: no sandbox (we run as root in a container), no GPU, no background traffic, no hidden UI. */
 export const CHROMIUM_ARGS = [
   "--no-sandbox",
   "--disable-gpu",
@@ -22,6 +55,7 @@ export const CHROMIUM_ARGS = [
   "--no-first-run",
   "--disable-quic",
   "--disable-dev-shm-usage",
+  `--disable-features=${[...PLAYWRIGHT_DISABLED_FEATURES, ...UNUSED_UI_FEATURES].join(",")}`,
 ];
 
 /** Starts a browser; the default uses playwright-core's Chromium. */
@@ -47,16 +81,28 @@ export interface BrowserManagerOptions {
   /**
    * Fresh contexts (each with its page and renderer process) kept ready, so creating a session
    * does not wait for a renderer to start; they are refilled side by side, so a burst of sessions
-   * is served as fast as renderers start in parallel. Default 3; 0 turns the pool off.
+   * is served as fast as renderers start in parallel, and a burst up to this many back to back
+   * waits for none. Never more than the sessions that may still be opened (`maxSessions`).
+   * Default 10; 0 turns the pool off.
    */
   spares?: number;
+  /**
+   * Ready contexts opened at once. Starting a renderer is CPU work: on 2 cores, 10 at once took as
+   * long in all as 2 at a time, but the first was ready after 4 s instead of 0.8 s (and a session
+   * waiting for one waits for the first). Default: the machine's CPU count.
+   */
+  concurrency?: number;
   /** Where Chromium writes downloads (default: Playwright's private temporary folder). */
   downloadsPath?: string;
 }
 
 const GONE_REMEMBERED = 1000;
-/** Ready contexts kept by default: each is a renderer of about 25 MiB (PSS). */
-const DEFAULT_SPARES = 3;
+/**
+ * Ready contexts kept by default: a burst of 10 sessions back to back takes one each (opening one
+ * takes a renderer start: hundreds of ms on a busy 2-core machine). Each is a renderer of about
+ * 20 MiB (PSS), kept only while Chromium runs.
+ */
+const DEFAULT_SPARES = 10;
 const CRASHED = "Chromium exited unexpectedly.";
 
 /**
@@ -107,10 +153,12 @@ export class BrowserManager {
     const timeout = options.defaultTimeoutMs ?? 30_000;
     this.spares = new ContextPool({
       size: options.spares ?? DEFAULT_SPARES,
+      concurrency: options.concurrency ?? availableParallelism(),
       viewport: DEFAULT_VIEWPORT,
       open: (browser, viewport) => openContext(browser, { viewport }, timeout, this.disconnectOf(browser)),
       abort: (browser) => this.disconnectOf(browser),
       wanted: (browser) => !this.stopped && this.browser === browser,
+      room: () => options.maxSessions - this.sessions.size - this.pending,
       log: options.log,
     });
     this.lastActivity = this.sessions.now();
@@ -136,8 +184,10 @@ export class BrowserManager {
     if (this.stopped) throw new AppError("BROWSER_UNAVAILABLE", "The browser is shutting down.");
     this.sessions.checkRoom(this.pending);
     this.pending++;
+    let refill: Browser | undefined;
     try {
       const browser = await this.ensureBrowser();
+      refill = browser;
       const spare = options.userAgent ? undefined : await this.spares.take(browser, options.viewport);
       const opened = spare ?? (await openContext(browser, options, this.options.defaultTimeoutMs ?? 30_000, this.disconnectOf(browser)));
       const { context, page } = opened;
@@ -158,10 +208,11 @@ export class BrowserManager {
       this.gone.delete(id);
       this.sessions.add(session);
       this.lastActivity = this.sessions.now();
-      void this.spares.fill(browser, options.viewport);
       return session;
     } finally {
       this.pending--;
+      // Topped up once this session counts as open rather than pending (the pool's room counts both).
+      if (refill) void this.spares.fill(refill, options.viewport);
     }
   }
 
@@ -216,6 +267,8 @@ export class BrowserManager {
     this.lastActivity = this.sessions.now();
     session.markLost("It was closed.");
     await session.context.close().catch(() => undefined);
+    // A freed slot may be one more ready context (the pool keeps no more than sessions could take).
+    if (this.browser && !this.stopped) void this.spares.fill(this.browser);
     return true;
   }
 

@@ -43,6 +43,8 @@ export interface ContextPoolOptions {
   abort: (browser: Browser) => Promise<never>;
   /** Whether contexts are still wanted for `browser` (it is the manager's current one, not stopped). */
   wanted: (browser: Browser) => boolean;
+  /** How many more sessions may be opened: no more contexts than that are kept ready. Default: no cap. */
+  room?: () => number;
   log: Logger;
 }
 
@@ -105,10 +107,11 @@ export class ContextPool {
     if (viewport) this.viewport = viewport;
     const concurrency = this.options.concurrency ?? this.options.size;
     const waiting = this.waiters.filter((waiter) => waiter.browser === browser).length;
+    const wanted = Math.min(this.options.size, Math.max(0, this.options.room?.() ?? Infinity)) + waiting;
     while (
       this.options.wanted(browser) &&
       browser.isConnected() &&
-      this.ready.length + this.openingFor(browser) < this.options.size + waiting &&
+      this.ready.length + this.openingFor(browser) < wanted &&
       this.openingFor(browser) < Math.max(1, concurrency)
     ) {
       this.startOpening(browser);

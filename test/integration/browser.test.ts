@@ -431,4 +431,17 @@ describe("browser sessions against Chromium", () => {
     expect(manager.launches).toBe(1);
     expect(manager.processes().length).toBeGreaterThan(1);
   });
+
+  test("a session's window loads no hidden browser UI (the WebUI omnibox popup would be a renderer per session)", async () => {
+    const { session_id } = (await call("/v1/browser/sessions/", {})).body;
+    const browser = manager.get(session_id).context.browser()!;
+    const cdp = await browser.newBrowserCDPSession();
+    try {
+      const { targetInfos } = await cdp.send("Target.getTargets", { filter: [{}] });
+      expect(targetInfos.filter((target) => target.type === "page").length).toBeGreaterThan(0);
+      expect(targetInfos.filter((target) => target.url.startsWith("chrome://"))).toEqual([]);
+    } finally {
+      await cdp.detach();
+    }
+  });
 });

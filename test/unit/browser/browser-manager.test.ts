@@ -7,7 +7,7 @@ import { fakeLauncher, manualClock } from "./fakes";
 
 const viewport = { width: 800, height: 600 };
 
-function setup(options: { maxSessions?: number; idleSeconds?: number; spares?: number } = {}) {
+function setup(options: { maxSessions?: number; idleSeconds?: number; spares?: number; concurrency?: number } = {}) {
   const launcher = fakeLauncher();
   const clock = manualClock();
   const manager = new BrowserManager({
@@ -18,6 +18,7 @@ function setup(options: { maxSessions?: number; idleSeconds?: number; spares?: n
     log: silentLogger,
     clock: clock.read,
     spares: options.spares ?? 0,
+    concurrency: options.concurrency,
   });
   return { launcher, clock, manager };
 }
@@ -267,7 +268,7 @@ describe("BrowserManager", () => {
   });
 
   test("a burst beyond the pool waits for the contexts being made, made side by side, and opens no extra ones", async () => {
-    const { launcher, manager } = setup({ spares: 3, maxSessions: 10 });
+    const { launcher, manager } = setup({ spares: 3, maxSessions: 10, concurrency: 3 });
     await manager.create({ viewport });
     await manager.whenSparesReady();
     const browser = launcher.browsers[0]!;
@@ -286,6 +287,35 @@ describe("BrowserManager", () => {
     // 1 + 6 sessions and a full pool: nothing was made beside a context someone waited for.
     expect(browser.contexts).toHaveLength(10);
     expect(manager.health().spare_contexts).toBe(3);
+    await manager.stop();
+  });
+
+  test("keeps no more ready contexts than sessions may still be opened, and tops up when one closes", async () => {
+    const { launcher, manager } = setup({ spares: 10, maxSessions: 3 });
+    const first = await manager.create({ viewport });
+    await manager.whenSparesReady();
+    const browser = launcher.browsers[0]!;
+    expect(manager.health().spare_contexts).toBe(2);
+    await manager.create({ viewport });
+    await manager.whenSparesReady();
+    // Two sessions open, room for one: the ready context left is enough.
+    expect(manager.health().spare_contexts).toBe(1);
+    expect(browser.contexts).toHaveLength(3);
+    await manager.close(first.id);
+    await manager.whenSparesReady();
+    expect(manager.health().spare_contexts).toBe(2);
+    expect(browser.contexts).toHaveLength(4);
+    await manager.stop();
+  });
+
+  test("ready contexts are opened at most `concurrency` at a time, the waiting session's first", async () => {
+    const { launcher, manager } = setup({ spares: 4, maxSessions: 10, concurrency: 2 });
+    const first = await manager.create({ viewport });
+    await manager.whenSparesReady();
+    const browser = launcher.browsers[0]!;
+    expect(browser.mostPagesOpening).toBe(2);
+    expect(browser.contexts[0]!.page as unknown).toBe(first.page);
+    expect(manager.health().spare_contexts).toBe(4);
     await manager.stop();
   });
 
