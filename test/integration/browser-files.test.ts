@@ -45,6 +45,7 @@ const LINKS = html(
    <a id="backslash" href="/plain" download="..\\..\\..\\evil.txt">backslash</a>
    <a id="dotfile" href="/plain" download=".bashrc">dotfile</a>
    <a id="huge" href="/huge">huge</a>
+   <a id="late" href="/late" download="late.txt"><span id="inside-late">late</span></a>
    <button id="script" onclick="location.href = '/made'">script</button>`,
 );
 
@@ -88,6 +89,11 @@ beforeAll(() => {
     "/made": () => attachment("made by script", 'attachment; filename="made.txt"'),
     "/hostile": () => attachment("hostile body", 'attachment; filename="../../../etc/passwd"'),
     "/huge": () => attachment(slowBytes(3 * CAP), 'attachment; filename="huge.bin"'),
+    // A download link whose server takes a moment to answer: only a click that knew it clicked a download link waits for it.
+    "/late": async () => {
+      await Bun.sleep(600);
+      return new Response("late body", { headers: { "content-type": "text/plain" } });
+    },
   });
   workspace = mkdtempSync(join(tmpdir(), "coderunner-browser-files-"));
   codeDir = join(workspace, "sessions", "code1");
@@ -140,6 +146,12 @@ describe("downloads", () => {
       expect(path.startsWith(join(codeDir, "downloads") + "/")).toBe(true);
     }
     expect(readdirSync(join(codeDir, "downloads")).length).toBe(5);
+
+    // A download link (or something inside one) whose answer comes late is still in the click's answer.
+    for (const id of ["#late", "#inside-late"]) {
+      const late = await ok("click", { session_id, selector: id });
+      expect(late.downloads?.[0], id).toMatchObject({ suggested_filename: "late.txt", status: "completed" });
+    }
 
     // A click that does not download says nothing of downloads.
     const plain = await ok("click", { session_id, selector: "body" });
