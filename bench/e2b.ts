@@ -3,6 +3,8 @@
  * (a) the unchanged `@e2b/code-interpreter` SDK: `Sandbox.create()`, then `runCode("print(1)")`;
  * (b) the same through CodeRunner's own API: `POST /v1/sessions/session`, then `POST /execute`.
  * n = BENCH_E2B_RUNS (default 10): medians and the difference. Issue 14's target: (a) − (b) ≤ 10 ms.
+ * Also the SDK's own client-side cost, which is not CodeRunner's: the same two calls, SDK against two
+ * plain fetches, on a stub server that answers at once.
  * A host started in this process with its own instance name, on the image CODERUNNER_IMAGE
  * (default the test image `coderunner-test:ci`, which `bun test` builds).
  */
@@ -30,6 +32,40 @@ async function post(path: string, body: unknown): Promise<any> {
   const response = await fetch(`${host.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
   return response.json();
+}
+
+/** Median ms the SDK's create + runCode take beyond two plain fetches, against a stub that answers at once. */
+async function sdkClientCost(runs = 50): Promise<number> {
+  const stub = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(request) {
+      await request.arrayBuffer();
+      const path = new URL(request.url).pathname;
+      if (path === "/e2b/v2/sandboxes") return Response.json({ sandboxID: "stub", templateID: "base", clientID: "stub", envdVersion: "0.5.6", envdAccessToken: "stub" }, { status: 201 });
+      if (path === "/e2b/execute") return new Response(`${['{"type":"stdout","text":"1\\n","timestamp":"2026-01-01T00:00:00Z"}', '{"type":"number_of_executions","execution_count":1}', '{"type":"end_of_execution"}'].join("\n")}\n`);
+      return Response.json(path === "/session" ? { session_id: "stub", status: "active" } : { stdout: "1\n" });
+    },
+  });
+  const url = `http://127.0.0.1:${stub.port}`;
+  const plain = (path: string, body: unknown) => fetch(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }).then((response) => response.json());
+  const extra: number[] = [];
+  try {
+    for (let run = 0; run < runs; run++) {
+      let started = performance.now();
+      const sandbox = await Sandbox.create({ apiUrl: `${url}/e2b`, sandboxUrl: `${url}/e2b`, apiKey: "stub" });
+      const execution = await sandbox.runCode("print(1)");
+      const sdk = performance.now() - started;
+      if (execution.logs.stdout.join("") !== "1\n") throw new Error(`stub: unexpected ${JSON.stringify(execution.toJSON())}`);
+      started = performance.now();
+      await plain("/session", {});
+      await plain("/execute", { command: "print(1)", session_id: "stub" });
+      extra.push(sdk - (performance.now() - started));
+    }
+  } finally {
+    stub.stop(true);
+  }
+  return median(extra.slice(10)); // the first runs warm up the JIT and the connections
 }
 
 async function viaE2B(): Promise<number> {
@@ -66,6 +102,7 @@ try {
   console.log(`(a) E2B Sandbox.create + runCode:        median ${a.toFixed(1)} ms`);
   console.log(`(b) CodeRunner session + /execute:        median ${b.toFixed(1)} ms`);
   console.log(`(a) − (b): ${(a - b).toFixed(1)} ms (target ≤ 10 ms)`);
+  console.log(`of which the SDK's own client-side cost (stub server): ${(await sdkClientCost()).toFixed(2)} ms`);
 } finally {
   await host.manager.removeAll();
   await host.stop();

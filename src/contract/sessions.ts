@@ -21,6 +21,9 @@ export const CreateSessionBody = t.Optional(
     metadata: t.Optional(t.Nullable(t.Record(t.String(), t.Unknown()))),
     env: t.Optional(t.Nullable(t.Record(t.String(), t.String(), { description: "Set in the session's kernel and shell." }))),
     language: t.Optional(t.String()),
+    working_directory: t.Optional(
+      t.Nullable(t.String({ description: "An existing absolute directory the session's Python kernel and shell start in (default: the session's own directory)." })),
+    ),
   }),
 );
 

@@ -91,11 +91,9 @@ export class CodeInterpreter {
       context = found;
     } else context = defaultContext(e2b, session, languageOf(body.language));
     const code = body.code;
-    const opening = context.language === "bash" && context.inner === session.id && !context.started;
-    context.started = true;
     const abort = new AbortController();
     request.signal.addEventListener("abort", () => abort.abort(), { once: true });
-    const events = streamRun(session, { command: opening ? `cd ~\n${code}` : code, language: context.language, session_id: context.inner, timeout: LONGEST_RUN_SECONDS }, abort.signal);
+    const events = streamRun(session, { command: code, language: context.language, session_id: context.inner, timeout: LONGEST_RUN_SECONDS }, abort.signal);
     const first = await events.next();
     const encoder = new TextEncoder();
     const stream = new ReadableStream<Uint8Array>({

@@ -20,8 +20,6 @@ export interface CodeContext {
   /** The session inside the sandbox that runs its code. */
   inner: string;
   executionCount: number;
-  /** False until its first run (the default bash context moves to the home directory then). */
-  started?: boolean;
 }
 
 /** What E2B says about a sandbox beyond what the CodeRunner session knows. */
@@ -65,7 +63,11 @@ export class E2BRegistry {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** A new sandbox, answered only once its kernel and shell run code (the manager claims it with a warm kernel). */
+  /**
+   * A new sandbox, answered once its session is open (the manager claims it with a warm kernel). Its
+   * kernel and shell start in the user's home, as E2B's do: the sandbox sets that up on the kernel
+   * ahead of the first run, so creating one costs no run of its own.
+   */
   async create(request: {
     templateID: string;
     timeoutSeconds: number;
@@ -75,7 +77,7 @@ export class E2BRegistry {
     onTimeout?: "kill" | "pause";
     autoResume?: boolean;
   }): Promise<{ e2b: E2BSandbox; session: SessionSandbox }> {
-    const session = await this.manager.create({ env: request.envVars, metadata: request.metadata, egress: request.egress });
+    const session = await this.manager.create({ env: request.envVars, metadata: request.metadata, egress: request.egress, workingDirectory: SANDBOX_HOME });
     session.endsAt = this.clock() + request.timeoutSeconds * 1000;
     if (request.onTimeout === "pause") session.onExpiry = "pause";
     const e2b: E2BSandbox = {
@@ -88,13 +90,6 @@ export class E2BRegistry {
       autoResume: request.autoResume ?? false,
       timeoutSeconds: request.timeoutSeconds,
     };
-    try {
-      // E2B's code starts in the user's home (the default bash context goes there on its first run, so no shell starts here).
-      await session.api.json("POST", "/execute", { command: "import os; os.chdir(os.path.expanduser('~'))", session_id: session.id, timeout: 60 }, 65_000);
-    } catch (error) {
-      await this.manager.close(session.id, "Its E2B sandbox could not be prepared.");
-      throw error;
-    }
     this.sandboxes.set(e2b.id, e2b);
     return { e2b, session };
   }

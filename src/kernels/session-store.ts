@@ -1,5 +1,5 @@
-import { mkdirSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, rmSync, statSync } from "node:fs";
+import { isAbsolute, join } from "node:path";
 import { AppError } from "../errors";
 import type { Logger } from "../log";
 import { BashShell, type BashShellOptions } from "./bash-shell";
@@ -52,11 +52,22 @@ const localDirectories: SessionDirectories = {
   remove: (path) => rmSync(path, { recursive: true, force: true }),
 };
 
+/** Refuses a working directory that is not an existing absolute directory (a kernel set up there would fail). */
+function checkWorkingDirectory(path: string): void {
+  let directory = false;
+  try {
+    directory = isAbsolute(path) && statSync(path).isDirectory();
+  } catch {
+    // Missing or not reachable: refused below.
+  }
+  if (!directory) throw new AppError("VALIDATION_ERROR", `Invalid body field 'working_directory': ${JSON.stringify(path)} is not an existing absolute directory.`);
+}
+
 /** Python that puts a fresh kernel into its session: working directory and environment. */
 function sessionSetupCode(session: Session): string {
   return [
     "import os as __cr_os",
-    `__cr_os.chdir(${JSON.stringify(session.dir)})`,
+    `__cr_os.chdir(${JSON.stringify(session.cwd)})`,
     `__cr_os.environ.update(${JSON.stringify(session.env)})`,
     "del __cr_os",
   ].join("\n");
@@ -100,6 +111,7 @@ export class SessionStore {
 
   /** Creates a session with its own directory and a kernel from the pool. */
   async create(options: SessionOptions = {}, id: string = crypto.randomUUID()): Promise<Session> {
+    if (options.workingDirectory !== undefined) checkWorkingDirectory(options.workingDirectory);
     this.registry.checkRoom();
     const dir = this.options.oneSession ? this.options.workspace : join(this.options.workspace, "sessions", id);
     const session = new Session(id, dir, options, this.registry.now());
@@ -156,16 +168,20 @@ export class SessionStore {
       this.discardKernel(session, "The session's Python kernel had died; it was replaced and the session's Python state was lost.");
     }
     const kernel = await this.options.pool.acquire();
-    try {
-      // A kernel starts in the workspace: a session working there with no environment of its own needs no setup.
-      if (!(this.options.oneSession && Object.keys(session.env).length === 0)) await kernel.runSilently(sessionSetupCode(session));
-    } catch (error) {
-      void kernel.shutdown({ kill: true });
-      throw error;
-    }
     if (session.closed) {
       void kernel.shutdown();
       throw new AppError("SESSION_NOT_FOUND", `Session ${session.id} was closed.`);
+    }
+    // A kernel starts in the workspace: a session working there with no environment of its own needs no setup.
+    if (!(this.options.oneSession && session.cwd === this.options.workspace && Object.keys(session.env).length === 0)) {
+      // Sent, not awaited: a kernel runs its requests in order, so the session's first run queues right
+      // behind the setup instead of waiting a round trip for it (its directory was checked, so it fails
+      // only with its kernel). Should it fail, the kernel is replaced and the next result says so.
+      kernel.runSilently(sessionSetupCode(session)).catch((error) => {
+        if (session.kernel !== kernel) return;
+        this.options.log.warn(`Setting up the kernel of session ${session.id} failed: ${(error as Error).message}`);
+        this.discardKernel(session, "The session's Python kernel could not be set up (working directory, environment); it was replaced and the session's Python state was lost.");
+      });
     }
     session.useKernel(kernel);
     return kernel;
@@ -176,7 +192,7 @@ export class SessionStore {
     return session.shellOr(
       () =>
         new BashShell({
-          cwd: session.dir,
+          cwd: session.cwd,
           env: { ...(this.options.baseEnv ?? userEnvironment()), ...session.env },
           ...this.options.shell,
         }),

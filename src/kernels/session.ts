@@ -12,6 +12,8 @@ export interface SessionOptions {
   /** Bounds the session's life, whatever its use. */
   lifetimeSeconds?: number;
   language?: string;
+  /** Where its kernel and shell start (default: its own directory, `dir`). */
+  workingDirectory?: string;
 }
 
 /** The two ways code runs in a session, each with its own state. */
@@ -39,6 +41,11 @@ export class Session extends RegisteredSession {
     now: number,
   ) {
     super(id, now);
+  }
+
+  /** Where its code starts: the working directory of its kernel and shell. */
+  get cwd(): string {
+    return this.options.workingDirectory ?? this.dir;
   }
 
   get env(): Record<string, string> {

@@ -61,6 +61,7 @@ export function createHostApp(deps: HostAppDeps) {
       cpus: body?.vcpu_count ?? undefined,
       diskMB: body?.disk_mb ?? undefined,
       egress: body?.allow_internet_access ?? undefined,
+      workingDirectory: body?.working_directory ?? undefined,
     };
     return manager.create(request);
   };

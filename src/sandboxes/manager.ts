@@ -18,6 +18,8 @@ export interface SessionRequest {
   cpus?: number;
   diskMB?: number;
   egress?: boolean;
+  /** Where the session's kernel and shell start, inside its sandbox (default: the sandbox's workspace). */
+  workingDirectory?: string;
 }
 
 /** One session and the sandbox it owns. */
@@ -246,8 +248,8 @@ export class SandboxManager {
           return await this.claim(sandbox, request);
         } catch (error) {
           await this.backend.remove(sandbox.id).catch((removeError) => this.options.log.warn(`Removing sandbox ${sandbox.name}: ${messageOf(removeError)}`));
-          // A warm sandbox that died or refused its new limits is replaced by a fresh one.
-          if (!warm) throw error;
+          // A warm sandbox that died or refused its new limits is replaced by a fresh one; a request it refused as invalid is not retried.
+          if (!warm || (error instanceof AppError && error.code === "VALIDATION_ERROR")) throw error;
           this.options.log.warn(`Warm sandbox ${sandbox.name} could not be claimed (${messageOf(error)}); starting another`);
         }
       }
@@ -262,7 +264,7 @@ export class SandboxManager {
     const created = await api.json<InstaVMSessionCreated>(
       "POST",
       "/v1/sessions/session",
-      { env: request.env, metadata: request.metadata, vm_lifetime_seconds: request.lifetimeSeconds, language: request.language } satisfies CreateSessionBody,
+      { env: request.env, metadata: request.metadata, vm_lifetime_seconds: request.lifetimeSeconds, language: request.language, working_directory: request.workingDirectory } satisfies CreateSessionBody,
       this.options.readyTimeoutSeconds * 1000,
     );
     const now = this.clock();

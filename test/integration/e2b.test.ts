@@ -84,6 +84,15 @@ describe.skipIf(!engineUp)("E2B SDKs against CodeRunner", () => {
     expect(later.endAt.getTime()).toBeGreaterThan(info.endAt.getTime());
   });
 
+  test("a new sandbox's code starts in the user's home, Python and bash alike, with the sandbox's envs set", async () => {
+    const fresh = await open(Sandbox.create({ ...slow, envs: { GREETING: "hello" } }));
+    const python = await fresh.runCode("import os\nopen('made-by-python.txt', 'w').write('py')\nprint(os.getcwd(), os.environ['GREETING'])");
+    expect(python.logs.stdout.join("")).toBe("/home/coderunner hello\n");
+    expect(await fresh.files.read("/home/user/made-by-python.txt")).toBe("py");
+    const bash = await fresh.runCode("pwd; echo $GREETING", { language: "bash" });
+    expect(bash.logs.stdout.join("")).toBe("/home/coderunner\nhello\n");
+  });
+
   test("rich results: a matplotlib chart as PNG, HTML, JSON; errors are returned, not thrown; stdout and stderr stream", async () => {
     const chart = await sbx.runCode("import matplotlib.pyplot as plt\nplt.plot([1, 2, 3], [1, 4, 9])\nplt.show()");
     const png = chart.results.find((result) => result.png);

@@ -32,7 +32,7 @@ function info(session: Session): typeof SessionInfo.static {
     end_at: session.endsAt?.toISOString() ?? null,
     executions: session.executions,
     pending_runs: session.queue.length,
-    working_directory: session.dir,
+    working_directory: session.cwd,
     metadata: session.metadata,
   };
 }
@@ -94,6 +94,7 @@ export function sessionRoutes(sessions: SessionStore) {
           metadata: body?.metadata ?? undefined,
           lifetimeSeconds: body?.vm_lifetime_seconds ?? undefined,
           language: body?.language,
+          workingDirectory: body?.working_directory ?? undefined,
         });
         return { session_id: session.id, status: "active" };
       },

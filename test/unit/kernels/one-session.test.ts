@@ -1,4 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { silentLogger } from "../../../src/log";
 import type { KernelPool } from "../../../src/kernels/kernel-pool";
 import type { PythonKernel } from "../../../src/kernels/python-kernel";
@@ -40,6 +43,34 @@ describe("a server of one session (its sandbox's)", () => {
     await sessions.create({ env: { STAGE: "test" } });
     expect(ran).toHaveLength(1);
     expect(ran[0]).toContain('"STAGE":"test"');
+  });
+
+  test("a working directory of its own: the kernel is moved there; the session's files stay in the workspace", async () => {
+    const ran: string[] = [];
+    const made: string[] = [];
+    const sessions = store(true, ran, made);
+    const home = tmpdir();
+    const session = await sessions.create({ workingDirectory: home });
+    expect(session.dir).toBe("/work/space");
+    expect(session.cwd).toBe(home);
+    expect(ran).toHaveLength(1);
+    expect(ran[0]).toContain(`chdir(${JSON.stringify(home)})`);
+    expect(ran[0]).toContain("environ.update({})");
+    await sessions.close(session.id);
+    expect(made).toEqual([]);
+  });
+
+  test("a working directory that is missing, relative or a file is refused (422) and no session is made", async () => {
+    const ran: string[] = [];
+    const sessions = store(true, ran, []);
+    const file = join(mkdtempSync(join(tmpdir(), "coderunner-unit-")), "file");
+    writeFileSync(file, "");
+    for (const workingDirectory of ["/no/such/dir", "relative/dir", file]) {
+      await expect(sessions.create({ workingDirectory })).rejects.toMatchObject({ code: "VALIDATION_ERROR", status: 422 });
+    }
+    expect(sessions.size).toBe(0);
+    expect(ran).toEqual([]);
+    rmSync(dirname(file), { recursive: true, force: true });
   });
 
   test("a shared server keeps a directory per session, set up in its kernel", async () => {

@@ -27,8 +27,12 @@ function fakePool() {
   const handedOut: FakeKernel[] = [];
   return {
     handedOut,
+    /** Changes the next kernel handed out. */
+    next: undefined as ((kernel: FakeKernel) => void) | undefined,
     async acquire() {
       const kernel = fakeKernel();
+      this.next?.(kernel);
+      this.next = undefined;
       handedOut.push(kernel);
       return kernel as unknown as PythonKernel;
     },
@@ -171,6 +175,32 @@ describe("SessionStore", () => {
     expect(kernel as unknown).toBe(pool.handedOut[1]);
     expect(pool.handedOut[0]!.shutdowns).toBe(1);
     expect(session.pendingNotice).toContain("had died");
+  });
+
+  test("the setup cell is sent, not waited for: the session is ready while the kernel still runs it", async () => {
+    const { sessions, pool } = store();
+    const never = Promise.withResolvers<void>();
+    pool.next = (kernel) => {
+      kernel.runSilently = (code: string) => {
+        kernel.setup.push(code);
+        return never.promise;
+      };
+    };
+    const session = await sessions.create({ env: { A: "1" } });
+    expect(pool.handedOut[0]!.setup).toHaveLength(1);
+    expect(session.kernel as unknown).toBe(pool.handedOut[0]);
+  });
+
+  test("a setup cell that fails: the kernel is replaced and the next result says the state was lost", async () => {
+    const { sessions, pool } = store();
+    pool.next = (kernel) => {
+      kernel.runSilently = () => Promise.reject(new Error("Kernel setup failed"));
+    };
+    const session = await sessions.create({ env: { A: "1" } });
+    await Bun.sleep(0);
+    expect(session.kernel).toBeUndefined();
+    expect(pool.handedOut[0]!.shutdowns).toBe(1);
+    expect(session.pendingNotice).toContain("could not be set up");
   });
 
   test("closing cancels queued runs with SESSION_GONE", async () => {
