@@ -68,39 +68,48 @@ async function sdkClientCost(runs = 50): Promise<number> {
   return median(extra.slice(10)); // the first runs warm up the JIT and the connections
 }
 
-async function viaE2B(): Promise<number> {
-  const started = performance.now();
-  const sandbox = await Sandbox.create(e2b);
-  const execution = await sandbox.runCode("print(1)");
-  const took = performance.now() - started;
-  if (execution.logs.stdout.join("") !== "1\n") throw new Error(`unexpected ${JSON.stringify(execution.toJSON())}`);
-  await sandbox.kill();
-  return took;
+/** Milliseconds to create, then to the first result. */
+interface Phases {
+  create: number;
+  first: number;
 }
 
-async function viaCodeRunner(): Promise<number> {
+async function viaE2B(): Promise<Phases> {
+  const started = performance.now();
+  const sandbox = await Sandbox.create(e2b);
+  const created = performance.now();
+  const execution = await sandbox.runCode("print(1)");
+  const done = performance.now();
+  if (execution.logs.stdout.join("") !== "1\n") throw new Error(`unexpected ${JSON.stringify(execution.toJSON())}`);
+  await sandbox.kill();
+  return { create: created - started, first: done - created };
+}
+
+async function viaCodeRunner(): Promise<Phases> {
   const started = performance.now();
   const { session_id } = await post("/v1/sessions/session", {});
+  const created = performance.now();
   const result = await post("/execute", { command: "print(1)", session_id });
-  const took = performance.now() - started;
+  const done = performance.now();
   if (result.stdout !== "1\n") throw new Error(`unexpected ${JSON.stringify(result)}`);
   await host.manager.close(session_id);
-  return took;
+  return { create: created - started, first: done - created };
 }
 
 try {
-  const e2bRuns: number[] = [];
-  const ownRuns: number[] = [];
+  const e2bRuns: Phases[] = [];
+  const ownRuns: Phases[] = [];
   for (let run = 0; run < RUNS; run++) {
     await host.manager.warm();
     e2bRuns.push(await viaE2B());
     await host.manager.warm();
     ownRuns.push(await viaCodeRunner());
   }
-  const [a, b] = [median(e2bRuns), median(ownRuns)];
+  const of = (runs: Phases[], phase?: keyof Phases) => median(runs.map((run) => (phase ? run[phase] : run.create + run.first)));
+  const [a, b] = [of(e2bRuns), of(ownRuns)];
   console.log(`load ${loadAverage()} · n = ${RUNS} each, alternating, warm pool before each`);
-  console.log(`(a) E2B Sandbox.create + runCode:        median ${a.toFixed(1)} ms`);
-  console.log(`(b) CodeRunner session + /execute:        median ${b.toFixed(1)} ms`);
+  console.log(`(a) E2B Sandbox.create + runCode:        median ${a.toFixed(1)} ms (create ${of(e2bRuns, "create").toFixed(1)}, runCode ${of(e2bRuns, "first").toFixed(1)})`);
+  console.log(`(b) CodeRunner session + /execute:        median ${b.toFixed(1)} ms (create ${of(ownRuns, "create").toFixed(1)}, execute ${of(ownRuns, "first").toFixed(1)})`);
   console.log(`(a) − (b): ${(a - b).toFixed(1)} ms (target ≤ 10 ms)`);
   console.log(`of which the SDK's own client-side cost (stub server): ${(await sdkClientCost()).toFixed(2)} ms`);
 } finally {

@@ -14,6 +14,11 @@ of input, file descriptor 0 reads /dev/null, and `!cmd` runs with stdin on /dev/
 on a pseudo-terminal (so programs still write line by line, with "\n" line ends), instead of
 IPython's pexpect session, which gives the command the terminal's input side (so `!cat` waits
 forever) and keeps all the command's output in memory until it ends.
+
+Session setup. A kernel comes from the pool before it knows its session. The server puts the
+session's working directory and environment in the metadata of the first request it sends the
+kernel for that session (`coderunner_setup`), and the kernel enters them just before running that
+request's code: no request of its own, so a session's first run costs what any run costs.
 """
 
 import codecs
@@ -33,6 +38,29 @@ def install(limit):
     shell = get_ipython()
     cap_output(shell, limit)
     close_stdin(shell)
+    follow_setup(shell)
+
+
+def follow_setup(shell):
+    kernel = shell.kernel
+    entered = {"request": None}
+
+    def enter(*_):
+        parent = kernel.get_parent("shell")
+        setup = (parent.get("metadata") or {}).get("coderunner_setup")
+        request = (parent.get("header") or {}).get("msg_id")
+        if not setup or request == entered["request"]:
+            return  # a cell the request's own code runs (`run_cell`) does not enter it again
+        entered["request"] = request
+        os.environ.update(setup.get("env") or {})
+        cwd = setup.get("cwd")
+        if cwd:
+            try:
+                os.chdir(cwd)
+            except OSError as error:
+                sys.stderr.write(f"CodeRunner: this session's Python kernel could not enter its working directory {cwd} ({error.strerror}); it runs in {os.getcwd()}.\n")
+
+    shell.events.register("pre_execute", enter)
 
 
 def cap_output(shell, limit):

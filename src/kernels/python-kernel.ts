@@ -37,6 +37,12 @@ export interface KernelRunOutcome {
   cpuTime: number | null;
 }
 
+/** Where a session's code runs: what a kernel from the pool enters before it runs the session's first code. */
+export interface KernelSetup {
+  cwd: string;
+  env: Record<string, string>;
+}
+
 /** Starts kernels of one Jupyter Server; injected so the pool can be unit-tested. */
 export interface KernelFactory {
   start(): Promise<PythonKernel>;
@@ -62,6 +68,8 @@ const PROCESS_APPEARS_MS = 3000;
 
 export class PythonKernel {
   private pidCache: number | undefined;
+  /** Entered with the next request (`prepare`). */
+  private setup: KernelSetup | undefined;
   private constructor(
     readonly connection: KernelConnection,
     private readonly settings: ServerConnection.ISettings,
@@ -141,9 +149,34 @@ export class PythonKernel {
     return this.pidCache === undefined || isAlive(this.pidCache);
   }
 
-  /** Runs code silently (no history, no output kept), for session setup. */
+  /**
+   * Has the kernel enter `setup` (a session's working directory and environment) just before it runs
+   * the next code it is sent. It travels in that request's metadata (`kernel-guard.py`), so setting
+   * up a session costs no request of its own.
+   */
+  prepare(setup: KernelSetup): void {
+    this.setup = setup;
+  }
+
+  /** Sends an execute request, carrying the pending setup; a request the kernel aborted unrun gives it back. */
+  private requestExecute(content: KernelMessage.IExecuteRequestMsg["content"]) {
+    const setup = this.setup;
+    this.setup = undefined;
+    const future = this.connection.requestExecute(content, true, setup ? { coderunner_setup: { ...setup } } : undefined);
+    if (setup) {
+      void future.done.then(
+        (reply) => {
+          if (reply.content.status === "aborted") this.setup ??= setup;
+        },
+        () => undefined,
+      );
+    }
+    return future;
+  }
+
+  /** Runs code silently (no history, no output kept), for the kernel's own setup. */
   async runSilently(code: string, timeoutMs = 10_000, silent = true): Promise<void> {
-    const future = this.connection.requestExecute({ code, silent, store_history: false, stop_on_error: true });
+    const future = this.requestExecute({ code, silent, store_history: false, stop_on_error: true });
     const reply = await withTimeout(future.done, timeoutMs, "Kernel setup did not answer in time.");
     if (reply.content.status !== "ok") {
       throw new AppError("KERNEL_UNAVAILABLE", `Kernel setup failed: ${JSON.stringify(reply.content)}`);
@@ -168,7 +201,7 @@ export class PythonKernel {
     let interrupting = false;
     // Runs of a session are queued by CodeRunner, one at a time. With stop_on_error the kernel would also
     // abort a request arriving just after an error (such as the KeyboardInterrupt of a timeout).
-    const future = this.connection.requestExecute({ code, stop_on_error: false, allow_stdin: false, store_history: true });
+    const future = this.requestExecute({ code, stop_on_error: false, allow_stdin: false, store_history: true });
     // ipykernel ignores SIGINT between cells: an interrupt sent before the kernel took up this one
     // (a short timeout on a loaded machine) is lost, and is sent again once the cell begins.
     let begun = false;

@@ -63,16 +63,6 @@ function checkWorkingDirectory(path: string): void {
   if (!directory) throw new AppError("VALIDATION_ERROR", `Invalid body field 'working_directory': ${JSON.stringify(path)} is not an existing absolute directory.`);
 }
 
-/** Python that puts a fresh kernel into its session: working directory and environment. */
-function sessionSetupCode(session: Session): string {
-  return [
-    "import os as __cr_os",
-    `__cr_os.chdir(${JSON.stringify(session.cwd)})`,
-    `__cr_os.environ.update(${JSON.stringify(session.env)})`,
-    "del __cr_os",
-  ].join("\n");
-}
-
 /**
  * The execution sessions of a server: creates them (directory, kernel), hands out their kernels and
  * shells, and closes them. Lookup, the default session, use and expiry are its `SessionRegistry`'s:
@@ -172,16 +162,11 @@ export class SessionStore {
       void kernel.shutdown();
       throw new AppError("SESSION_NOT_FOUND", `Session ${session.id} was closed.`);
     }
-    // A kernel starts in the workspace: a session working there with no environment of its own needs no setup.
+    // A kernel starts in the workspace: a session working there with no environment of its own needs no
+    // setup. Otherwise the kernel enters the session's directory and environment with the session's first
+    // request, at no cost of its own (its directory was checked when the session was made).
     if (!(this.options.oneSession && session.cwd === this.options.workspace && Object.keys(session.env).length === 0)) {
-      // Sent, not awaited: a kernel runs its requests in order, so the session's first run queues right
-      // behind the setup instead of waiting a round trip for it (its directory was checked, so it fails
-      // only with its kernel). Should it fail, the kernel is replaced and the next result says so.
-      kernel.runSilently(sessionSetupCode(session)).catch((error) => {
-        if (session.kernel !== kernel) return;
-        this.options.log.warn(`Setting up the kernel of session ${session.id} failed: ${(error as Error).message}`);
-        this.discardKernel(session, "The session's Python kernel could not be set up (working directory, environment); it was replaced and the session's Python state was lost.");
-      });
+      kernel.prepare({ cwd: session.cwd, env: session.env });
     }
     session.useKernel(kernel);
     return kernel;

@@ -295,6 +295,18 @@ describe("sessions", () => {
     expect((await server.call("POST", "/kill", { session_id: id })).status).toBe(404);
   });
 
+  test("the kernel enters the session's directory with its first run only: the code's own chdir holds, and a vanished directory is said", async () => {
+    const id = await newSession({ env: { PROJECT: "apollo" } });
+    const first = await run({ session_id: id, command: "import os\nos.chdir('/tmp')\nget_ipython().run_cell('pass')\nprint(os.getcwd())" });
+    expect(first.body.stdout, JSON.stringify(first.body)).toBe("/tmp\n");
+    expect((await run({ session_id: id, command: "print(os.getcwd(), os.environ['PROJECT'])" })).body.stdout).toBe("/tmp apollo\n");
+    // Its directory removed, a replacement kernel runs where it can and says why.
+    await run({ session_id: id, command: `import shutil\nshutil.rmtree(${JSON.stringify(`${server.workspace}/sessions/${id}`)})\nos._exit(1)` });
+    const replaced = await run({ session_id: id, command: "import os\nprint(os.environ['PROJECT'])" });
+    expect(replaced.body.stdout, JSON.stringify(replaced.body)).toBe("apollo\n");
+    expect(replaced.body.stderr).toContain("could not enter its working directory");
+  });
+
   test("vm_lifetime_seconds bounds a session's life", async () => {
     const id = await newSession({ vm_lifetime_seconds: 3 });
     const status = await server.call("GET", `/v1/sessions/status/${id}`);

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { KernelPool } from "../../../src/kernels/kernel-pool";
-import type { PythonKernel } from "../../../src/kernels/python-kernel";
+import type { KernelSetup, PythonKernel } from "../../../src/kernels/python-kernel";
 import { DEFAULT_SESSION_ID, SessionStore } from "../../../src/kernels/session-store";
 import { silentLogger } from "../../../src/log";
 
@@ -11,10 +11,10 @@ import { silentLogger } from "../../../src/log";
 function fakeKernel() {
   return {
     usable: true,
-    setup: [] as string[],
+    setup: [] as KernelSetup[],
     shutdowns: 0,
-    async runSilently(code: string) {
-      this.setup.push(code);
+    prepare(setup: KernelSetup) {
+      this.setup.push(setup);
     },
     async shutdown() {
       this.shutdowns++;
@@ -67,9 +67,7 @@ describe("SessionStore", () => {
     expect(session.dir).toBe(join(workspace, "sessions", session.id));
     expect(existsSync(session.dir)).toBe(true);
     expect(pool.handedOut).toHaveLength(1);
-    const setup = pool.handedOut[0]!.setup.join("\n");
-    expect(setup).toContain(`chdir(${JSON.stringify(session.dir)})`);
-    expect(setup).toContain(`environ.update({"A":"1"})`);
+    expect(pool.handedOut[0]!.setup).toEqual([{ cwd: session.dir, env: { A: "1" } }]);
   });
 
   test("bash sessions take no kernel until Python is used", async () => {
@@ -177,30 +175,13 @@ describe("SessionStore", () => {
     expect(session.pendingNotice).toContain("had died");
   });
 
-  test("the setup cell is sent, not waited for: the session is ready while the kernel still runs it", async () => {
+  test("a replacement kernel is set up for the session again", async () => {
     const { sessions, pool } = store();
-    const never = Promise.withResolvers<void>();
-    pool.next = (kernel) => {
-      kernel.runSilently = (code: string) => {
-        kernel.setup.push(code);
-        return never.promise;
-      };
-    };
     const session = await sessions.create({ env: { A: "1" } });
-    expect(pool.handedOut[0]!.setup).toHaveLength(1);
-    expect(session.kernel as unknown).toBe(pool.handedOut[0]);
-  });
-
-  test("a setup cell that fails: the kernel is replaced and the next result says the state was lost", async () => {
-    const { sessions, pool } = store();
-    pool.next = (kernel) => {
-      kernel.runSilently = () => Promise.reject(new Error("Kernel setup failed"));
-    };
-    const session = await sessions.create({ env: { A: "1" } });
-    await Bun.sleep(0);
-    expect(session.kernel).toBeUndefined();
-    expect(pool.handedOut[0]!.shutdowns).toBe(1);
-    expect(session.pendingNotice).toContain("could not be set up");
+    pool.handedOut[0]!.usable = false;
+    await sessions.kernelFor(session);
+    expect(pool.handedOut).toHaveLength(2);
+    expect(pool.handedOut[1]!.setup).toEqual([{ cwd: session.dir, env: { A: "1" } }]);
   });
 
   test("closing cancels queued runs with SESSION_GONE", async () => {

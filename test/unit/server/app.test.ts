@@ -19,7 +19,7 @@ function app(options: { apiKey?: string; maxBodyBytes?: number } = {}) {
     },
   } as unknown as Executor;
   const sessions = new SessionStore({
-    pool: { acquire: async () => ({ runSilently: async () => {}, shutdown: async () => {}, usable: true }) } as unknown as KernelPool,
+    pool: { acquire: async () => ({ prepare: () => {}, shutdown: async () => {}, usable: true }) } as unknown as KernelPool,
     workspace: mkdtempSync(join(tmpdir(), "coderunner-app-")),
     idleSeconds: 60,
     maxSessions: 4,
