@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { Sandbox } from "@e2b/code-interpreter";
 import { CommandExitError, FileNotFoundError, type FilesystemEvent, InvalidArgumentError, NotFoundError, Sandbox as CoreSandbox } from "e2b";
+import { join } from "node:path";
 import { DockerClient } from "../../src/docker/docker-client";
 import { engineAnswers } from "../helpers/image";
 import { until } from "../helpers/poll";
@@ -326,6 +327,33 @@ describe.skipIf(!engineUp)("E2B SDKs against CodeRunner", () => {
     expect(await other.isRunning()).toBe(false);
     await expect(CoreSandbox.connect(other.sandboxId)).rejects.toThrow(/not found/i);
     expect(await CoreSandbox.kill(other.sandboxId)).toBe(false);
+  });
+
+  test("under Node: an agent script using the unchanged SDKs, pointed here by the three variables alone", async () => {
+    // The SDKs' code is the same under Node, but Node's fetch (undici) is not Bun's: streamed NDJSON and
+    // Connect streams are read by another HTTP client.
+    // Spawned, not spawnSync: the host answering it runs in this process.
+    const node = Bun.spawn(["node", join(import.meta.dir, "e2b-node/agent.mjs")], {
+      cwd: join(import.meta.dir, "../.."),
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", E2B_API_URL: base, E2B_SANDBOX_URL: base, E2B_API_KEY: "any-string" },
+      stdout: "pipe",
+      stderr: "pipe",
+      timeout: 170_000,
+    });
+    const [stdout, stderr, exitCode] = await Promise.all([new Response(node.stdout).text(), new Response(node.stderr).text(), node.exited]);
+    expect(exitCode, stderr).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({
+      state: "2",
+      streamed: ["stderr err", "stdout out"],
+      result: "{'a': 1}",
+      error: "ZeroDivisionError",
+      command: { exitCode: 0, stdout: "line 1\nline 2\nline 3\n/home/coderunner\n", streamed: "line 1\nline 2\nline 3\n/home/coderunner\n" }, // the home E2B calls /home/user
+      exit: 3,
+      killed: true,
+      file: "written by node",
+      listed: true,
+      after: "SandboxNotFoundError",
+    });
   });
 
   test("a sandbox whose timeout passes is removed; its data plane then answers as E2B's does for a sandbox that is gone", async () => {
