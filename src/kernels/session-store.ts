@@ -18,8 +18,8 @@ export interface SessionStoreOptions {
   workspace: string;
   /**
    * A server whose one session is its sandbox's: the session works in the workspace itself, where
-   * the kernels start, so opening it makes no directory and runs no setup cell unless it has an
-   * environment of its own (closing it keeps the files: the sandbox goes with them).
+   * the kernels start, so opening it makes no directory and hands its kernel no setup unless it has
+   * an environment or working directory of its own (closing it keeps the files: the sandbox goes with them).
    */
   oneSession?: boolean;
   idleSeconds: number;
