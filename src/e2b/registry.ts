@@ -66,7 +66,7 @@ export class E2BRegistry {
   /**
    * A new sandbox, answered once its session is open (the manager claims it with a warm kernel). Its
    * kernel and shell start in the user's home, as E2B's do: the kernel enters it with its first request,
-   * ahead of the first run, so creating one costs no run of its own.
+   * so creating one costs no run of its own.
    */
   async create(request: {
     templateID: string;
