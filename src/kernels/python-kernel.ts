@@ -174,7 +174,7 @@ export class PythonKernel {
     return future;
   }
 
-  /** Runs code silently (no history, no output kept), for the kernel's own setup. */
+  /** Runs the server's own code silently (no history, no output kept): the kernel's guard, its warm-up, reaping. */
   async runSilently(code: string, timeoutMs = 10_000, silent = true): Promise<void> {
     const future = this.requestExecute({ code, silent, store_history: false, stop_on_error: true });
     const reply = await withTimeout(future.done, timeoutMs, "Kernel setup did not answer in time.");
