@@ -15,7 +15,7 @@ import {
   type WaitCondition,
   WAIT_CONDITIONS,
 } from "../contract/browser";
-import { AppError } from "../errors";
+import { AppError, messageOf } from "../errors";
 import type { BrowserManager } from "./browser-manager";
 import type { BrowserSession } from "./browser-session";
 import { type BrowserFiles, isDownloadNavigation } from "./downloads";
@@ -27,6 +27,11 @@ import { resolveRef, snapshotScript, type SnapshotTree } from "./snapshot-script
 import { translatePlaywrightError, type FailureContext } from "./playwright-errors";
 import { READABILITY_SOURCE } from "./readability-source";
 import { checkURL } from "./url-policy";
+
+/** Chromium's answer when it had no frame to capture at that moment, which a second try gets past. */
+const NO_FRAME = /Unable to capture screenshot/;
+/** Tries of a screenshot that Chromium could not capture, within the request's timeout. */
+const SCREENSHOT_ATTEMPTS = 3;
 
 /** Defaults of the contract, in milliseconds. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -225,13 +230,23 @@ export class BrowserActions {
     const session = await this.manager.resolve(request.session_id);
     const timeout = request.timeout ?? DEFAULT_TIMEOUT_MS;
     return this.run(session, { action: "take a screenshot", timeout }, async (page) => {
-      const bytes = await page.screenshot({
+      const options = {
         type: format,
         fullPage: request.clip ? false : (request.full_page ?? true),
         clip: request.clip ?? undefined,
         quality: format === "jpeg" ? (request.quality ?? undefined) : undefined,
-        timeout,
-      });
+      } as const;
+      const until = performance.now() + timeout;
+      let bytes: Buffer;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          bytes = await page.screenshot({ ...options, timeout: Math.max(1, Math.round(until - performance.now())) });
+          break;
+        } catch (error) {
+          // Chromium now and then has no frame to give (a compositor between frames): the next try gets one.
+          if (attempt >= SCREENSHOT_ATTEMPTS || !NO_FRAME.test(messageOf(error)) || performance.now() >= until) throw error;
+        }
+      }
       const size = imageSize(bytes);
       return { screenshot: bytes.toString("base64"), format, width: size?.width ?? null, height: size?.height ?? null, session_id: session.id };
     });

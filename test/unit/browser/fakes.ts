@@ -22,7 +22,14 @@ export interface FakePage {
   url(): string;
   isClosed(): boolean;
   setViewportSize(viewport: unknown): Promise<void>;
+  /** Messages the next screenshots fail with, one each, before they succeed (a PNG of 1×1). */
+  screenshotFailures: string[];
+  screenshots: number;
+  screenshot(options: unknown): Promise<Buffer>;
 }
+
+/** The smallest PNG: 1×1, one transparent pixel. */
+const PIXEL_PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=", "base64");
 
 export interface FakeContext {
   options: Record<string, unknown>;
@@ -71,6 +78,14 @@ function fakeBrowser(): FakeBrowser {
       const pageEvents = emitter();
       const page: FakePage = {
         viewports: [],
+        screenshotFailures: [],
+        screenshots: 0,
+        async screenshot() {
+          page.screenshots++;
+          const failure = page.screenshotFailures.shift();
+          if (failure) throw new Error(failure);
+          return PIXEL_PNG;
+        },
         isClosed: () => context.closed,
         async setViewportSize(viewport) {
           page.viewports.push(viewport);

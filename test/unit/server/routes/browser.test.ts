@@ -5,7 +5,7 @@ import { BrowserManager } from "../../../../src/browser/browser-manager";
 import { silentLogger } from "../../../../src/log";
 import { bodyParsing, errorHandling } from "../../../../src/server/http-errors";
 import { browserRoutes } from "../../../../src/server/routes/browser";
-import { fakeLauncher } from "../../browser/fakes";
+import { type FakePage, fakeLauncher } from "../../browser/fakes";
 
 /** The browser routes on a fake Chromium: everything decided before a page is touched. */
 function setup(maxSessions = 2) {
@@ -48,6 +48,28 @@ describe("browser routes (fake Chromium)", () => {
     expect((await call("DELETE", `/v1/browser/sessions/${id}`)).body).toEqual({ success: true });
     expect(await call("GET", `/v1/browser/sessions/${id}`)).toMatchObject({ status: 404, body: { code: "BROWSER_SESSION_NOT_FOUND" } });
     expect(await call("DELETE", `/v1/browser/sessions/${id}`)).toMatchObject({ status: 404, body: { code: "BROWSER_SESSION_NOT_FOUND" } });
+    await manager.stop();
+  });
+
+  test("a screenshot Chromium had no frame for is tried again; other failures are not", async () => {
+    const { manager, call } = setup();
+    const { session_id } = (await call("POST", "/v1/browser/sessions/", {})).body;
+    const page = (await manager.resolve(session_id)).page as unknown as FakePage;
+    const noFrame = "page.screenshot: Protocol error (Page.captureScreenshot): Unable to capture screenshot";
+    page.screenshotFailures.push(noFrame, noFrame);
+    const taken = await call("POST", "/v1/browser/interactions/screenshot", { session_id });
+    expect(taken).toMatchObject({ status: 200, body: { format: "png", width: 1, height: 1 } });
+    expect(page.screenshots).toBe(3);
+
+    page.screenshots = 0;
+    page.screenshotFailures.push(noFrame, noFrame, noFrame);
+    expect(await call("POST", "/v1/browser/interactions/screenshot", { session_id })).toMatchObject({ status: 500, body: { code: "BROWSER_ERROR" } });
+    expect(page.screenshots).toBe(3);
+
+    page.screenshots = 0;
+    page.screenshotFailures.splice(0, Infinity, "page.screenshot: Protocol error (Page.captureScreenshot): Internal error");
+    expect(await call("POST", "/v1/browser/interactions/screenshot", { session_id })).toMatchObject({ status: 500, body: { code: "BROWSER_ERROR" } });
+    expect(page.screenshots).toBe(1);
     await manager.stop();
   });
 
