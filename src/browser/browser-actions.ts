@@ -28,8 +28,11 @@ import { translatePlaywrightError, type FailureContext } from "./playwright-erro
 import { READABILITY_SOURCE } from "./readability-source";
 import { checkURL } from "./url-policy";
 
-/** Chromium's answer when it had no frame to capture at that moment, which a second try gets past. */
-const NO_FRAME = /Unable to capture screenshot/;
+/**
+ * Chromium's answers when it had no frame to capture at that moment (its compositor between frames,
+ * or the page's renderer being swapped under a full-page capture), which a second try gets past.
+ */
+const NO_FRAME = /Unable to capture screenshot|Not attached to an active page/;
 /** Tries of a screenshot that Chromium could not capture, within the request's timeout. */
 const SCREENSHOT_ATTEMPTS = 3;
 
@@ -244,7 +247,8 @@ export class BrowserActions {
           break;
         } catch (error) {
           // Chromium now and then has no frame to give (a compositor between frames): the next try gets one.
-          if (attempt >= SCREENSHOT_ATTEMPTS || !NO_FRAME.test(messageOf(error)) || performance.now() >= until) throw error;
+          if (attempt >= SCREENSHOT_ATTEMPTS || !NO_FRAME.test(messageOf(error)) || performance.now() + 50 >= until) throw error;
+          await Bun.sleep(50);
         }
       }
       const size = imageSize(bytes);

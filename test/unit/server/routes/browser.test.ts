@@ -56,7 +56,7 @@ describe("browser routes (fake Chromium)", () => {
     const { session_id } = (await call("POST", "/v1/browser/sessions/", {})).body;
     const page = (await manager.resolve(session_id)).page as unknown as FakePage;
     const noFrame = "page.screenshot: Protocol error (Page.captureScreenshot): Unable to capture screenshot";
-    page.screenshotFailures.push(noFrame, noFrame);
+    page.screenshotFailures.push(noFrame, "page.screenshot: Protocol error (Page.captureScreenshot): Not attached to an active page");
     const taken = await call("POST", "/v1/browser/interactions/screenshot", { session_id });
     expect(taken).toMatchObject({ status: 200, body: { format: "png", width: 1, height: 1 } });
     expect(page.screenshots).toBe(3);
