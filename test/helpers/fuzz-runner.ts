@@ -1,3 +1,4 @@
+import { appendFileSync } from "node:fs";
 import { ErrorStatus } from "../../src/errors";
 import { percentEncode } from "./fuzz-values";
 import { type Body, type FuzzRequest, type MultipartDamage, type MultipartPart, pathOf } from "./openapi-fuzz";
@@ -143,6 +144,9 @@ export function describe(request: FuzzRequest, resolve: (value: unknown) => unkn
   return `${request.method} ${clip(target(request, resolve))} [${request.kind} of ${request.op}] ${JSON.stringify(request.headers)} ${clip(body ?? "")}`;
 }
 
+/** A file each request is written to as it is sent, and its number when answered (CODERUNNER_FUZZ_TRACE): what a hang was waiting for. */
+const TRACE = process.env.CODERUNNER_FUZZ_TRACE;
+
 /** Methods fetch sends without a body. */
 const BODYLESS = new Set(["GET", "HEAD"]);
 
@@ -163,6 +167,8 @@ export class FuzzRunner {
       resolve: (value: unknown) => unknown;
       /** Told about every answer (to learn the ids the server issued). */
       onAnswer?: (request: FuzzRequest, answer: Answer) => void;
+      /** `performance.now()` past which no request is started (a test's own time budget). */
+      stopAt?: number;
     },
   ) {}
 
@@ -172,8 +178,9 @@ export class FuzzRunner {
     const { body, contentType } = encode(request.body, resolve);
     const headers = new Headers(request.headers);
     if (contentType !== undefined) headers.set("content-type", contentType);
-    this.sent++;
+    const number = ++this.sent;
     this.operations.add(request.op);
+    if (TRACE) appendFileSync(TRACE, `> ${number} ${describe(request, resolve)}\n`);
     let answer: Answer;
     const started = performance.now();
     try {
@@ -184,6 +191,7 @@ export class FuzzRunner {
       const what = name === "TimeoutError" || name === "AbortError" ? `no answer within ${this.options.deadlineMs} ms (a hang)` : `the connection failed: ${String(error)}`;
       return this.record({ request, problem: what });
     } finally {
+      if (TRACE) appendFileSync(TRACE, `< ${number} ${Math.round(performance.now() - started)} ms\n`);
       const key = `${request.op} [${request.kind}]`;
       const entry = (this.waited[key] ??= { ms: 0, count: 0 });
       entry.ms += performance.now() - started;
@@ -195,11 +203,16 @@ export class FuzzRunner {
     return this.record({ request, answer, problem: problemWith(request, answer) });
   }
 
-  /** Sends `requests` with `concurrency` of them in flight at a time. */
+  /** Whether the time budget is spent: requests not yet started are then left unsent. */
+  get outOfTime(): boolean {
+    return performance.now() > (this.options.stopAt ?? Number.POSITIVE_INFINITY);
+  }
+
+  /** Sends `requests` with `concurrency` of them in flight at a time, until the time budget is spent. */
   async runAll(requests: FuzzRequest[], concurrency: number): Promise<void> {
     let next = 0;
     const client = async () => {
-      while (next < requests.length) await this.run(requests[next++]!);
+      while (next < requests.length && !this.outOfTime) await this.run(requests[next++]!);
     };
     await Promise.all(Array.from({ length: concurrency }, client));
   }

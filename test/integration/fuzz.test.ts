@@ -9,6 +9,7 @@ import { jsonCaller } from "../helpers/http";
 import { type FuzzRequest, type Operation, operationsOf, requestsFor } from "../helpers/openapi-fuzz";
 import { servePages } from "../helpers/pages";
 import { treeCPUSeconds } from "../helpers/process-tree";
+import { MachineWatch } from "../helpers/machine-watch";
 import { type ServeProcess, startServeProcess } from "../helpers/serve-process";
 
 /**
@@ -20,7 +21,9 @@ import { type ServeProcess, startServeProcess } from "../helpers/serve-process";
  * the fixture sessions kept their state and no upload escaped the workspace.
  *
  * CODERUNNER_FUZZ_SEED replays a run (CODERUNNER_FUZZ_PATH, printed with a failure, just its failing
- * batch); CODERUNNER_FUZZ_REQUESTS sets how many requests (10 000).
+ * batch); CODERUNNER_FUZZ_REQUESTS sets how many requests (10 000); CODERUNNER_FUZZ_BUDGET_S the
+ * time they may take (360 s); CODERUNNER_FUZZ_TRACE names a file that gets every request as it is
+ * sent and its number as it is answered, so a hang shows what it was waiting for.
  */
 
 const SEED = Number(process.env.CODERUNNER_FUZZ_SEED ?? 20_251_127);
@@ -35,6 +38,12 @@ const CONCURRENCY = 16;
  * action sent without a timeout: 30 s and 2 s of grace; runs here are capped at 3 s).
  */
 const DEADLINE_MS = 45_000;
+/**
+ * The fuzz's own time budget (it takes 15-20 s on a quiet 2-core machine): past it no request is
+ * started and the test fails with what the machine was doing, rather than being cut off by the
+ * runner's timeout with nothing to show and its requests still running under the next tests.
+ */
+const BUDGET_MS = Number(process.env.CODERUNNER_FUZZ_BUDGET_S ?? 360) * 1000;
 const CLI = [process.execPath, `${import.meta.dir}/../../src/cli.ts`];
 const TAG = `coderunner-fuzz-escape-${process.pid}`;
 
@@ -91,22 +100,31 @@ describe("fuzzing every operation of the OpenAPI document", () => {
       return { weight: op.method === "POST" && op.path.startsWith("/v1/browser/interactions") ? 1 : 3, arbitrary: requestsFor(op, options) };
     });
     const request = fc.oneof(...byOperation);
-    const runner = new FuzzRunner(server.url, { deadlineMs: DEADLINE_MS, resolve: ids.resolveDeep, onAnswer: (sent, answer) => ids.learn(sent, answer.status, answer.text) });
+    const started = performance.now();
+    const runner = new FuzzRunner(server.url, {
+      deadlineMs: DEADLINE_MS,
+      resolve: ids.resolveDeep,
+      onAnswer: (sent, answer) => ids.learn(sent, answer.status, answer.text),
+      stopAt: started + BUDGET_MS,
+    });
+    const watch = new MachineWatch(() => `${String(runner.sent).padStart(5)} sent`);
     console.log(`fuzz: seed ${SEED} (CODERUNNER_FUZZ_SEED replays it), ${REQUESTS} requests over ${operations.length} operations, ${CONCURRENCY} at a time`);
 
-    const started = performance.now();
     const cpuBefore = { server: treeCPUSeconds(server.proc.pid), client: process.cpuUsage() };
     // fc.check rather than fc.assert: a failure names its bad requests, not a dump of 500 (some huge) values.
     const details = await fc.check(
       fc.asyncProperty(fc.array(request, { minLength: BATCH, maxLength: BATCH }), async (batch) => {
         const before = runner.problems.length;
         await runner.runAll(batch, CONCURRENCY);
-        return runner.problems.length === before;
+        return runner.problems.length === before && !runner.outOfTime;
       }),
       { seed: SEED, path: PATH, numRuns: Math.ceil(REQUESTS / BATCH), endOnFailure: true },
     );
-    if (details.failed) console.log(`fuzz: failed at seed ${SEED}, path ${details.counterexamplePath} (CODERUNNER_FUZZ_PATH replays it)\n${runner.problems.join("\n")}\nserver log (end):\n${server.log().slice(-4000)}`);
+    watch.stop();
     const seconds = (performance.now() - started) / 1000;
+    if (runner.outOfTime) runner.problems.push(`the fuzz spent its ${BUDGET_MS / 1000} s budget after ${runner.sent} of ${REQUESTS} requests`);
+    if (details.failed) console.log(`fuzz: failed at seed ${SEED}, path ${details.counterexamplePath} (CODERUNNER_FUZZ_PATH replays it)\n${runner.problems.join("\n")}\nserver log (end):\n${server.log().slice(-4000)}`);
+    if (details.failed || seconds > 60) console.log(`fuzz: the machine every 5 s:\n${watch.report()}`);
     const client = process.cpuUsage(cpuBefore.client);
     const serverCPU = Object.entries(treeCPUSeconds(server.proc.pid))
       .map(([name, after]) => [name, after - (cpuBefore.server[name] ?? 0)] as const)
