@@ -48,6 +48,22 @@ const PER_KEY_ALLOWANCE_MS = 250;
  */
 const MAX_TYPING_MS = 30_000;
 const MAX_TYPED_KEYS = 1000;
+/**
+ * The least timeout Playwright is given. Playwright retries a failed attempt after pauses of 20 to
+ * 500 ms, but drops every pause longer than a fifth of the timeout: under 100 ms none is left, and
+ * it retries at once. An attempt that fails without waiting on Chromium then retries in a loop of
+ * promise callbacks that never lets the event loop turn, so the timer that would end it never fires:
+ * the whole server spun at 100% CPU, allocating, until it was killed (the fuzz test, a scroll sent
+ * with `timeout: 1`, one run in three to eight). From 100 ms on, every retry after the first waits
+ * at least 20 ms. A request that asks for less waits up to 100 ms.
+ */
+const PLAYWRIGHT_MIN_TIMEOUT_MS = 100;
+
+/** A request's timeout as Playwright is given it: whole milliseconds, at least `PLAYWRIGHT_MIN_TIMEOUT_MS`. */
+export function forPlaywright(timeoutMs: number): number {
+  return Math.max(PLAYWRIGHT_MIN_TIMEOUT_MS, Math.round(timeoutMs));
+}
+
 /** Past a call's own timeout, how long before it is abandoned as hung. */
 const DEADLINE_GRACE_MS = 2_000;
 const DEFAULT_EXTRACT_SELECTOR = "body *";
@@ -67,7 +83,7 @@ const DOWNLOAD_LINK = "a[download], area[download], a[download] *";
  */
 function isDownloadLink(element: Locator, page: Page, timeout: number): Promise<boolean> {
   return element
-    .waitFor({ state: "attached", timeout })
+    .waitFor({ state: "attached", timeout: forPlaywright(timeout) })
     .then(() => element.and(page.locator(DOWNLOAD_LINK)).count())
     .then(
       (count) => count > 0,
@@ -96,7 +112,7 @@ export class BrowserActions {
       const mark = this.files?.mark(session);
       let response;
       try {
-        response = await page.goto(url, { timeout, waitUntil: "load" });
+        response = await page.goto(url, { timeout: forPlaywright(timeout), waitUntil: "load" });
       } catch (error) {
         // The URL is a file to download, not a page: the page stays where it was and the download is the answer.
         if (!this.files || !mark || !isDownloadNavigation(error) || !(await this.files.waitForDownload(session, mark))) throw error;
@@ -124,7 +140,7 @@ export class BrowserActions {
       // click skips those checks, so it waits for the answer.
       const downloadLink = this.files ? isDownloadLink(element, page, timeout) : false;
       if (request.force) await downloadLink;
-      await element.click({ force: request.force ?? false, timeout });
+      await element.click({ force: request.force ?? false, timeout: forPlaywright(timeout) });
       if (await downloadLink) this.files?.expectDownload(session);
       return { success: true, selector: request.selector, status: "completed", session_id: session.id };
     });
@@ -146,7 +162,7 @@ export class BrowserActions {
     const session = await this.manager.resolve(request.session_id);
     const timeout = (request.timeout ?? DEFAULT_TIMEOUT_MS) + (delay + PER_KEY_ALLOWANCE_MS) * keys;
     return this.onElement(session, "type into", request.selector, timeout, async (element) => {
-      await element.pressSequentially(request.text, { delay, timeout });
+      await element.pressSequentially(request.text, { delay, timeout: forPlaywright(timeout) });
       return { success: true, selector: request.selector, text: request.text, status: "completed", session_id: session.id };
     });
   }
@@ -155,7 +171,7 @@ export class BrowserActions {
     const session = await this.manager.resolve(request.session_id);
     const timeout = request.timeout ?? DEFAULT_TIMEOUT_MS;
     return this.onElement(session, "fill", request.selector, timeout, async (element) => {
-      await element.fill(request.value, { timeout });
+      await element.fill(request.value, { timeout: forPlaywright(timeout) });
       return { success: true, selector: request.selector, value: request.value, status: "completed", session_id: session.id };
     });
   }
@@ -172,14 +188,14 @@ export class BrowserActions {
     const chosen = await files.filesForInput(session, request.paths);
     const timeout = request.timeout ?? DEFAULT_TIMEOUT_MS;
     return this.onElement(session, "upload into", request.selector, timeout, async (element) => {
-      const kind = await element.evaluate((node) => ({ file: node instanceof HTMLInputElement && node.type === "file", multiple: (node as HTMLInputElement).multiple === true }), undefined, { timeout });
+      const kind = await element.evaluate((node) => ({ file: node instanceof HTMLInputElement && node.type === "file", multiple: (node as HTMLInputElement).multiple === true }), undefined, { timeout: forPlaywright(timeout) });
       if (!kind.file) {
         throw new AppError("NOT_A_FILE_INPUT", `${JSON.stringify(request.selector)} is not a file input (<input type="file">); upload puts files only into one.`);
       }
       if (!kind.multiple && request.paths.length > 1) {
         throw new AppError("INVALID_REQUEST", `${JSON.stringify(request.selector)} takes one file (it has no multiple attribute); ${request.paths.length} were given.`);
       }
-      await element.setInputFiles(chosen as string[], { timeout });
+      await element.setInputFiles(chosen as string[], { timeout: forPlaywright(timeout) });
       return { success: true, selector: request.selector, files: request.paths, status: "completed", session_id: session.id };
     });
   }
@@ -197,7 +213,7 @@ export class BrowserActions {
     const position = (page: Page) => page.evaluate(() => ({ x: window.scrollX, y: window.scrollY }));
     if (request.selector) {
       return this.onElement(session, "scroll to", request.selector, timeout, async (element, page) => {
-        await element.scrollIntoViewIfNeeded({ timeout });
+        await element.scrollIntoViewIfNeeded({ timeout: forPlaywright(timeout) });
         return { success: true, selector: request.selector, status: "completed", ...(await position(page)), session_id: session.id };
       });
     }
@@ -221,8 +237,8 @@ export class BrowserActions {
     const timeout = request.timeout ?? DEFAULT_TIMEOUT_MS;
     const context = { action: `wait for ${condition}${request.selector ? ` of ${JSON.stringify(request.selector)}` : ""}`, timeout };
     return this.run(session, { ...context, selector: request.selector ?? undefined }, async (page) => {
-      if (needsSelector) await page.locator(await this.target(session, page, request.selector!)).first().waitFor({ state: condition, timeout });
-      else await page.waitForLoadState(condition as "load" | "networkidle", { timeout });
+      if (needsSelector) await page.locator(await this.target(session, page, request.selector!)).first().waitFor({ state: condition, timeout: forPlaywright(timeout) });
+      else await page.waitForLoadState(condition as "load" | "networkidle", { timeout: forPlaywright(timeout) });
       return { success: true, condition, selector: request.selector ?? null, status: "completed", session_id: session.id };
     });
   }
@@ -243,7 +259,7 @@ export class BrowserActions {
       let bytes: Buffer;
       for (let attempt = 1; ; attempt++) {
         try {
-          bytes = await page.screenshot({ ...options, timeout: Math.max(1, Math.round(until - performance.now())) });
+          bytes = await page.screenshot({ ...options, timeout: forPlaywright(until - performance.now()) });
           break;
         } catch (error) {
           // Chromium now and then has no frame to give (a compositor between frames): the next try gets one.
@@ -310,7 +326,7 @@ export class BrowserActions {
     const take = (page: Page, root: ElementHandle | null) => page.evaluate(snapshotScript as (arg: unknown) => SnapshotTree, { ...options, root });
     const tree = request.selector
       ? await this.onElement(session, "take a snapshot of", request.selector, timeout, async (element, page) => {
-          const handle = await element.elementHandle({ timeout });
+          const handle = await element.elementHandle({ timeout: forPlaywright(timeout) });
           try {
             return await take(page, handle);
           } finally {

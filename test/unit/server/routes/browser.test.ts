@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { Elysia } from "elysia";
-import { BrowserActions } from "../../../../src/browser/browser-actions";
+import { BrowserActions, forPlaywright } from "../../../../src/browser/browser-actions";
 import { BrowserManager } from "../../../../src/browser/browser-manager";
 import { silentLogger } from "../../../../src/log";
 import { bodyParsing, errorHandling } from "../../../../src/server/http-errors";
@@ -71,6 +71,10 @@ describe("browser routes (fake Chromium)", () => {
     expect(await call("POST", "/v1/browser/interactions/screenshot", { session_id })).toMatchObject({ status: 500, body: { code: "BROWSER_ERROR" } });
     expect(page.screenshots).toBe(1);
     await manager.stop();
+  });
+
+  test("Playwright is never given under 100 ms, where its retries stop pausing and can spin the server", () => {
+    expect([1, 0.4, 50, 99.6, 100, 800, 30_000].map(forPlaywright)).toEqual([100, 100, 100, 100, 100, 800, 30_000]);
   });
 
   test("429 when the session limit is reached", async () => {
