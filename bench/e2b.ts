@@ -3,6 +3,8 @@
  * (a) the unchanged `@e2b/code-interpreter` SDK: `Sandbox.create()`, then `runCode("print(1)")`;
  * (b) the same through CodeRunner's own API: `POST /v1/sessions/session`, then `POST /execute`.
  * n = BENCH_E2B_RUNS (default 10): medians and the difference. Issue 14's target: (a) − (b) ≤ 10 ms.
+ * Then, in each E2B sandbox, `createCodeContext()` and a first `runCode` in it (a kernel of its own),
+ * against a second `runCode` in the default context.
  * Also the SDK's own client-side cost, which is not CodeRunner's: the same two calls, SDK against two
  * plain fetches, on a stub server that answers at once.
  * A host started in this process with its own instance name, on the image CODERUNNER_IMAGE
@@ -74,6 +76,15 @@ interface Phases {
   first: number;
 }
 
+/** Milliseconds of a second run in the default context, of creating a context, and of its first run. */
+interface ContextPhases {
+  again: number;
+  context: number;
+  inContext: number;
+}
+
+const contextRuns: ContextPhases[] = [];
+
 async function viaE2B(): Promise<Phases> {
   const started = performance.now();
   const sandbox = await Sandbox.create(e2b);
@@ -81,6 +92,13 @@ async function viaE2B(): Promise<Phases> {
   const execution = await sandbox.runCode("print(1)");
   const done = performance.now();
   if (execution.logs.stdout.join("") !== "1\n") throw new Error(`unexpected ${JSON.stringify(execution.toJSON())}`);
+  await sandbox.runCode("print(2)");
+  const again = performance.now();
+  const context = await sandbox.createCodeContext();
+  const opened = performance.now();
+  const inContext = await sandbox.runCode("print(3)", { context });
+  if (inContext.logs.stdout.join("") !== "3\n") throw new Error(`context: unexpected ${JSON.stringify(inContext.toJSON())}`);
+  contextRuns.push({ again: again - done, context: opened - again, inContext: performance.now() - opened });
   await sandbox.kill();
   return { create: created - started, first: done - created };
 }
@@ -111,6 +129,10 @@ try {
   console.log(`(a) E2B Sandbox.create + runCode:        median ${a.toFixed(1)} ms (create ${of(e2bRuns, "create").toFixed(1)}, runCode ${of(e2bRuns, "first").toFixed(1)})`);
   console.log(`(b) CodeRunner session + /execute:        median ${b.toFixed(1)} ms (create ${of(ownRuns, "create").toFixed(1)}, execute ${of(ownRuns, "first").toFixed(1)})`);
   console.log(`(a) − (b): ${(a - b).toFixed(1)} ms (target ≤ 10 ms)`);
+  const context = (phase: keyof ContextPhases) => median(contextRuns.map((run) => run[phase]));
+  console.log(
+    `createCodeContext: median ${context("context").toFixed(1)} ms, then its first runCode ${context("inContext").toFixed(1)} ms; a second runCode in the default context ${context("again").toFixed(1)} ms`,
+  );
   console.log(`of which the SDK's own client-side cost (stub server): ${(await sdkClientCost()).toFixed(2)} ms`);
 } finally {
   await host.manager.removeAll();

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
+import { AppError } from "../errors";
 import type { SessionSandbox } from "../sandboxes/manager";
 import { E2BError } from "./errors";
-import { closeInnerSession, LONGEST_RUN_SECONDS, openInnerSession, runBash, shellQuote, streamRun } from "./inner-api";
+import { closeInnerSession, LONGEST_RUN_SECONDS, openInnerSession, streamRun } from "./inner-api";
 import { toE2BPath, toSandboxPath } from "./paths";
 import type { CodeContext, E2BRegistry, E2BSandbox } from "./registry";
 
@@ -188,15 +189,18 @@ export class CodeInterpreter {
     return context;
   }
 
-  /** Opens the context's session inside the sandbox, in its working directory. */
+  /**
+   * Opens the context's session inside the sandbox, in its working directory. A `cwd` that is not a
+   * directory there is a 404 naming it as the caller wrote it: the SDK shows a 404's body, but only
+   * the status of other errors (E2B's own server answers a bare 500 "Failed to set working directory").
+   */
   private async open(session: SessionSandbox, context: CodeContext): Promise<void> {
-    context.inner = await openInnerSession(session, context.language);
-    const dir = toSandboxPath(context.cwd);
     try {
-      if (context.language === "bash") await runBash(session, context.inner, `cd ${shellQuote(dir)}`);
-      else await session.api.json("POST", "/execute", { command: `import os; os.chdir(${JSON.stringify(dir)})`, session_id: context.inner, timeout: 60 }, 65_000);
+      context.inner = await openInnerSession(session, context.language, toSandboxPath(context.cwd));
     } catch (error) {
-      await closeInnerSession(session, context.inner);
+      if (error instanceof AppError && error.code === "VALIDATION_ERROR" && error.message.includes("working_directory")) {
+        throw new E2BError(404, `The context's cwd ${JSON.stringify(context.cwd)} is not an existing directory in the sandbox.`, { cause: error });
+      }
       throw error;
     }
   }

@@ -1,3 +1,4 @@
+import type { CreateSessionBody, InstaVMSessionCreated } from "../contract/sessions";
 import type { SessionSandbox } from "../sandboxes/manager";
 import { E2BError } from "./errors";
 
@@ -69,9 +70,14 @@ export function runBash(sandbox: SessionSandbox, sessionId: string, command: str
   return sandbox.api.json<InnerResult>("POST", "/execute", { command, language: "bash", session_id: sessionId, timeout: timeoutSeconds }, timeoutSeconds * 1000 + 5000);
 }
 
-/** A new session inside the sandbox (bash only: its kernel starts on first Python run). */
-export async function openInnerSession(sandbox: SessionSandbox, language: "python" | "bash"): Promise<string> {
-  const created = await sandbox.api.json<{ session_id: string }>("POST", "/sessions", { language }, 120_000);
+/**
+ * A new session inside the sandbox (bash only: its kernel starts on first Python run), its kernel and
+ * shell starting in `workingDirectory` (a sandbox path) when one is given: the sandbox refuses one
+ * that is not an existing directory with a 400, and moves there with the first run, at no cost of its own.
+ */
+export async function openInnerSession(sandbox: SessionSandbox, language: "python" | "bash", workingDirectory?: string): Promise<string> {
+  const body = { language, ...(workingDirectory === undefined ? {} : { working_directory: workingDirectory }) } satisfies CreateSessionBody;
+  const created = await sandbox.api.json<InstaVMSessionCreated>("POST", "/v1/sessions/session", body, 120_000);
   return created.session_id;
 }
 

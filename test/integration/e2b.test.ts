@@ -137,6 +137,15 @@ describe.skipIf(!engineUp)("E2B SDKs against CodeRunner", () => {
     expect((await sbx.listCodeContexts()).map((listed) => listed.id)).not.toContain(context.id);
     await expect(sbx.runCode("1", { context })).rejects.toThrow(/not found/i);
     await expect(sbx.runCode("1", { language: "r" })).rejects.toThrow(/python and bash/);
+
+    // A bash context starts in its cwd too; a cwd that is no directory is refused, not run elsewhere.
+    const shell = await sbx.createCodeContext({ language: "bash", cwd: "/home/user" });
+    expect((await sbx.runCode("pwd", { context: shell })).logs.stdout.join("")).toBe("/home/coderunner\n");
+    await sbx.removeCodeContext(shell);
+    const missing = sbx.createCodeContext({ cwd: "/home/user/no-such-dir" });
+    await expect(missing).rejects.toBeInstanceOf(NotFoundError);
+    await expect(missing).rejects.toThrow(/cwd \W+\/home\/user\/no-such-dir\W+ is not an existing directory/);
+    await expect(sbx.createCodeContext({ language: "bash", cwd: "/etc/hostname" })).rejects.toThrow(/not an existing directory/);
   });
 
   test("the data plane needs the sandbox's access token; unknown sandboxes and unsupported features say so", async () => {
