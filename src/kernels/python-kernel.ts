@@ -91,10 +91,11 @@ export class PythonKernel {
     const kernel = new PythonKernel(connection, settings, options);
     try {
       await kernel.answered(`kernel-${model.id}.json`, options.startTimeoutMs ?? START_TIMEOUT_MS);
-      await kernel.runSilently(guardSetup(options.outputLimitBytes));
+      await kernel.runSetup(guardSetup(options.outputLimitBytes));
       // IPython sets up its display formatters and compiler caches on the first cell; pay for that
-      // now, while the kernel waits in the pool, rather than in a session's first run.
-      await kernel.runSilently("print(end=\"\")\nNone", options.startTimeoutMs ?? START_TIMEOUT_MS, false);
+      // now, while the kernel waits in the pool, rather than in a session's first run. A silent cell
+      // would skip them, so this one is not silent: it prints nothing and leaves no history.
+      await kernel.runSetup("print(end=\"\")\nNone", { timeoutMs: options.startTimeoutMs ?? START_TIMEOUT_MS, silent: false });
     } catch (error) {
       await kernel.shutdown({ kill: true });
       throw error;
@@ -174,8 +175,12 @@ export class PythonKernel {
     return future;
   }
 
-  /** Runs the server's own code silently (no history, no output kept): the kernel's guard, its warm-up, reaping. */
-  async runSilently(code: string, timeoutMs = 10_000, silent = true): Promise<void> {
+  /**
+   * Runs the server's own code, never a session's: the kernel's guard, its warm-up, reaping. It leaves
+   * no history and its output is kept nowhere; `silent` (the default) also has IPython skip its
+   * display machinery and not count the cell. Rejects when the cell fails or outlasts `timeoutMs`.
+   */
+  async runSetup(code: string, { timeoutMs = 10_000, silent = true }: { timeoutMs?: number; silent?: boolean } = {}): Promise<void> {
     const future = this.requestExecute({ code, silent, store_history: false, stop_on_error: true });
     const reply = await withTimeout(future.done, timeoutMs, "Kernel setup did not answer in time.");
     if (reply.content.status !== "ok") {
@@ -315,7 +320,7 @@ export class PythonKernel {
       `__cr_reap(set(${JSON.stringify(pids)}))`,
       "del __cr_reap",
     ].join("\n");
-    await this.runSilently(code, 5000).catch(() => undefined);
+    await this.runSetup(code, { timeoutMs: 5000 }).catch(() => undefined);
   }
 
   /**

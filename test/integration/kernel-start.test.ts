@@ -43,7 +43,7 @@ describe("a kernel that cannot start", () => {
 
   test("a real kernel still starts and runs", async () => {
     const kernel = await PythonKernel.start(jupyter.serverSettings, "python3", { outputLimitBytes: 1 << 20 });
-    await kernel.runSilently("x = 1");
+    await kernel.runSetup("x = 1");
     await kernel.shutdown();
   }, 60_000);
 });
