@@ -73,10 +73,11 @@ export function runBash(sandbox: SessionSandbox, sessionId: string, command: str
 /**
  * A new session inside the sandbox (bash only: its kernel starts on first Python run), its kernel and
  * shell starting in `workingDirectory` (a sandbox path) when one is given: the sandbox refuses one
- * that is not an existing directory with a 400, and moves there with the first run, at no cost of its own.
+ * that is not an existing directory (`VALIDATION_ERROR`, 422), and moves there with the first run,
+ * at no cost of its own.
  */
 export async function openInnerSession(sandbox: SessionSandbox, language: "python" | "bash", workingDirectory?: string): Promise<string> {
-  const body = { language, ...(workingDirectory === undefined ? {} : { working_directory: workingDirectory }) } satisfies CreateSessionBody;
+  const body = { language, working_directory: workingDirectory } satisfies CreateSessionBody;
   const created = await sandbox.api.json<InstaVMSessionCreated>("POST", "/v1/sessions/session", body, 120_000);
   return created.session_id;
 }
